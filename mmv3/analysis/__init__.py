@@ -1,0 +1,3 @@
+from .complexity import CONVENTIONS, count_model, count_params
+
+__all__ = ['CONVENTIONS', 'count_model', 'count_params']

@@ -1,0 +1,33 @@
+from mmv3.registry import MODELS
+
+from .base_mobilenet import MobileNet
+
+
+@MODELS.register_module()
+class MobileNetV3(MobileNet):
+    """MobileNetV3-Large / -Small (paper Tables 1 and 2).
+
+    ``out_indices`` numbering is mmpretrain's and mmseg's: 0 = stem, 1-15 = the bnecks of
+    Large (1-11 of Small), 16 = Large's final 1x1 conv (12 for Small). Submodule names
+    (``layer{i}.expand_conv.conv`` ...) match mmpretrain's MobileNetV3 too.
+
+    Args:
+        arch (str): ``'large'`` or ``'small'``. Default: ``'large'``.
+        **kwargs: See :class:`~mmv3.models.backbones.base_mobilenet.MobileNet`: ``widen_factor``,
+            ``out_indices``, ``output_stride``, ``reduce_tail`` (``'rf2'`` for segmentation,
+            ``'dagger'`` for detection), ``hswish_from`` / ``act_cfg`` (Table 5),
+            ``frozen_stages``, ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``.
+
+    Example:
+        >>> backbone = MobileNetV3('large', out_indices=('13.expand', 16))
+        >>> backbone.out_channels
+        (672, 960)
+    """
+
+    ARCHS = dict(large='mobilenet_v3_large', small='mobilenet_v3_small')
+
+    def __init__(self, arch='large', **kwargs):
+        if arch not in self.ARCHS:
+            raise ValueError(f"MobileNetV3: unknown arch={arch!r}; allowed: {sorted(self.ARCHS)} "
+                             "(e.g. type='mmv3.MobileNetV3', arch='large')")
+        super().__init__(self.ARCHS[arch], **kwargs)

@@ -1,0 +1,6 @@
+from .conv_module import ConvModule, build_act
+from .inverted_residual import DepthwiseSeparable, InvertedResidual
+from .make_divisible import make_divisible
+from .se_layer import SELayer
+
+__all__ = ['ConvModule', 'build_act', 'DepthwiseSeparable', 'InvertedResidual', 'make_divisible', 'SELayer']
