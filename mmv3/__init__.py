@@ -4,6 +4,6 @@
 mmv3's modules under the ``mmv3.`` scope (e.g. ``type='mmv3.MobileNetV3'``).
 """
 from .version import __version__
-from . import models  # noqa: F401,E402  (registers the modules)
+from . import datasets, engine, models  # noqa: F401,E402  (registers the modules)
 
 __all__ = ['__version__']

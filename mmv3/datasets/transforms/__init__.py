@@ -1,0 +1,4 @@
+"""Data transforms registered in the ``mmv3`` scope (``type='mmv3.<Name>'`` in a pipeline)."""
+from .check_seg_labels import CheckSegLabels, SegLabelError
+
+__all__ = ['CheckSegLabels', 'SegLabelError']
