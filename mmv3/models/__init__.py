@@ -1,1 +1,1 @@
-from . import backbones, decode_heads, heads, layers, task_modules  # noqa: F401
+from . import backbones, decode_heads, dense_heads, heads, layers, necks, task_modules  # noqa: F401

@@ -1,0 +1,24 @@
+# SSDLite on V2 0.5: Table 6 row "V2 0.5", 320x320 input. Paper: 1.54M params, 0.27B MAdds.
+# This model with 91 class slots (model.bbox_head.num_classes=90): 1.562M params, 0.272B MAdds
+# (tests/test_det_ssdlite.py). Trained from scratch, like TF's SSDLite recipe.
+_base_ = [
+    '../_base_/models/ssdlite_320.py',
+    '../_base_/datasets/coco_detection_ssdlite-320.py',
+    '../_base_/schedules/schedule_ssdlite_sgd_600e.py',
+    'mmdet::_base_/default_runtime.py',
+]
+norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
+model = dict(
+    backbone=dict(
+        type='mmv3.MobileNetV2',
+        widen_factor=0.5,
+        min_channels=8,
+        # the 1280 conv is width-scaled here: 640
+        scale_final_conv=True,
+        # C4 = bneck 14's expansion (288), C5 = the 640 conv
+        out_indices=('14.expand', 18),
+        norm_cfg=norm_cfg,
+        init_cfg=dict(type='TruncNormal', layer='Conv2d', std=0.03)),
+    # (C4, C5) + extra layers max(int(d * 0.5), 16) for d in (512, 256, 256, 128)
+    neck=dict(in_channels=(288, 640), out_channels=(288, 640, 256, 128, 128, 64)),
+    bbox_head=dict(in_channels=(288, 640, 256, 128, 128, 64)))
