@@ -16,6 +16,8 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=None, deterministic=False)
+# stop at the first NaN/inf loss (iteration named); nothing saved over the last good checkpoint
+custom_hooks = [dict(type='mmv3.NonFiniteLossHook')]
 
 # The models use plain BN so that single-process CPU/GPU runs work. For a distributed (GPU)
 # run, ask mmengine to convert every BN to torch.nn.SyncBatchNorm: `tools/train.py ... --sync-bn`

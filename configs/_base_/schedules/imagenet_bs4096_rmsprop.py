@@ -38,6 +38,8 @@ val_cfg = dict()
 test_cfg = dict()
 
 custom_hooks = [
+    # stop at the first NaN/inf loss (iteration named); nothing saved over the last good checkpoint
+    dict(type='mmv3.NonFiniteLossHook'),
     dict(
         type='EMAHook',
         ema_type='ExponentialMovingAverage',

@@ -15,6 +15,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=32000, max_keep_ckpts=3),
+    # atomic checkpoints that load with torch.load(weights_only=True) (mmv3.engine)
+    checkpoint=dict(type='mmv3.SafeCheckpointHook', by_epoch=False, interval=32000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -26,6 +26,8 @@ optim_wrapper = dict(
 auto_scale_lr = dict(enable=False, base_batch_size=192)
 
 custom_hooks = [
+    # stop at the first NaN/inf loss (iteration named); nothing saved over the last good checkpoint
+    dict(type='mmv3.NonFiniteLossHook'),
     dict(type='NumClassCheckHook'),
     dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
 ]

@@ -1,0 +1,5 @@
+"""Engine hooks of mmv3."""
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .safe_checkpoint_hook import SafeCheckpointHook
+
+__all__ = ['SafeCheckpointHook', 'NonFiniteLossHook', 'NonFiniteLossError']
