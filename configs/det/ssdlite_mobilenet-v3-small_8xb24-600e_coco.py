@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/models/ssdlite_320.py',
     '../_base_/datasets/coco_detection_ssdlite-320.py',
     '../_base_/schedules/schedule_ssdlite_sgd_600e.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/default_runtime_det.py',
 ]
 norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
 model = dict(
