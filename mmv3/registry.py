@@ -16,3 +16,14 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmv3', locations=['mmv
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope='mmv3', locations=['mmv3.models'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmv3', locations=['mmv3.datasets'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmv3', locations=['mmv3.engine'])
+
+
+def toolbox_scope(scope):
+    """Context in which the default registry scope is ``scope`` (e.g. ``'mmseg'``).
+
+    mmv3 modules that subclass a toolbox's class build that toolbox's parts (losses, coders,
+    samplers) in its ``__init__``; mmengine resolves them in the *current default scope*, so
+    they are built inside the toolbox's own scope, whatever scope the caller has set.
+    """
+    from mmengine.registry import DefaultScope
+    return DefaultScope.overwrite_default_scope(scope)

@@ -166,8 +166,8 @@ def test_frozen_stages_and_norm_eval():
 
 def test_with_cp_same_output_and_grad():
     torch.manual_seed(0)
-    a = MobileNetV3('small', out_indices=(3, 12))
-    b = MobileNetV3('small', out_indices=(3, 12), with_cp=True)
+    a = MobileNetV3("small", out_indices=(3, 12)).eval()
+    b = MobileNetV3("small", out_indices=(3, 12), with_cp=True).eval()
     b.load_state_dict(a.state_dict())
     x = torch.rand(1, 3, 32, 32, requires_grad=True)
     sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))

@@ -9,7 +9,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from mmv3.registry import MODELS
+from mmv3.registry import MODELS, toolbox_scope
 
 
 def _pair(value, name: str) -> Tuple[int, int]:
@@ -97,13 +97,14 @@ class LRASPPHead(BaseDecodeHead):
             raise ValueError('LRASPPHead: in_channels and in_index must both be pairs ordered as '
                              '(1/8 skip features, 1/16 features), e.g. in_channels=(120, 480), '
                              f'in_index=(0, 1); got in_channels={in_channels!r}, in_index={in_index!r}.')
-        super().__init__(
-            in_channels=list(in_channels),
-            channels=channels,
-            in_index=list(in_index),
-            input_transform=input_transform,
-            init_cfg=init_cfg,
-            **kwargs)
+        with toolbox_scope('mmseg'):
+            super().__init__(
+                in_channels=list(in_channels),
+                channels=channels,
+                in_index=list(in_index),
+                input_transform=input_transform,
+                init_cfg=init_cfg,
+                **kwargs)
         self.pool_kernel = _pair(pool_kernel, 'pool_kernel')
         self.pool_stride = _pair(pool_stride, 'pool_stride')
         skip_channels, high_channels = self.in_channels

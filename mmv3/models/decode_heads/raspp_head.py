@@ -7,7 +7,7 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor
 
-from mmv3.registry import MODELS
+from mmv3.registry import MODELS, toolbox_scope
 
 
 @MODELS.register_module()
@@ -47,7 +47,8 @@ class RASPPHead(BaseDecodeHead):
             raise ValueError("RASPPHead: input_transform='resize_concat' is not supported; use None "
                              "(one input, in_index an int) or 'multiple_select' (the last selected "
                              'input is the 1/16 features).')
-        super().__init__(in_channels=in_channels, channels=channels, in_index=in_index, **kwargs)
+        with toolbox_scope('mmseg'):
+            super().__init__(in_channels=in_channels, channels=channels, in_index=in_index, **kwargs)
         high_channels = self.in_channels[-1] if isinstance(self.in_channels,
                                                            (list, tuple)) else self.in_channels
         self.conv_1x1 = ConvModule(

@@ -3,7 +3,7 @@ from typing import Sequence
 
 from mmdet.models.dense_heads import SSDHead
 
-from mmv3.registry import MODELS
+from mmv3.registry import MODELS, toolbox_scope
 
 
 @MODELS.register_module()
@@ -43,8 +43,9 @@ class SSDLiteHead(SSDHead):
         if not isinstance(in_channels, (list, tuple)) or not in_channels:
             raise ValueError(f'SSDLiteHead: in_channels must list the channels of every feature map '
                              f'(the neck\'s out_channels), got {in_channels!r}')
-        super().__init__(num_classes=num_classes, in_channels=tuple(in_channels),
-                         use_depthwise=use_depthwise, **kwargs)
+        with toolbox_scope('mmdet'):
+            super().__init__(num_classes=num_classes, in_channels=tuple(in_channels),
+                             use_depthwise=use_depthwise, **kwargs)
         if len(self.num_base_priors) != len(self.in_channels):
             raise ValueError(
                 f'SSDLiteHead: in_channels has {len(self.in_channels)} feature maps but the anchor '
