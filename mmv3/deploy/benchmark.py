@@ -1,0 +1,209 @@
+"""Single-thread CPU latency of configs (and reference implementations) in several execution modes.
+
+Modes (``--modes``):
+
+- ``eager``: the PyTorch model as built (``torch.inference_mode``, NCHW).
+- ``fused``: BN folded into the convs (:func:`mmv3.deploy.fuse.fold_bn`) and ``channels_last``.
+- ``ort``: ONNX Runtime float (BN-folded export, all graph optimisations, sequential executor).
+- ``ort-int8``: ONNX Runtime after static int8 quantization (QDQ, per-channel, U8S8; calibrated on
+  ``--calib-dir`` images, else on random inputs).
+
+All candidates are timed **interleaved** (one call of each, in a rotating order, ``repeat`` times), so a
+slow phase of the machine hits every model alike and the ratios from one run are fair.
+"""
+import os
+import os.path as osp
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .latency import latency_stats
+
+ALL_MODES = ('eager', 'fused', 'ort', 'ort-int8')
+MMSEG_LRASPP = 'mobilenet_v3/mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024.py'
+
+
+@dataclass
+class Candidate:
+    """One model to time: a label and a module taking one NCHW tensor."""
+    label: str
+    model: nn.Module
+    task: str
+    ours: bool = False
+    calib: Optional[List[np.ndarray]] = None
+    runners: Dict[str, Callable[[], object]] = field(default_factory=dict)
+
+
+def parse_modes(modes: str) -> List[str]:
+    out = [m.strip() for m in modes.split(',') if m.strip()]
+    bad = [m for m in out if m not in ALL_MODES]
+    if bad or not out:
+        raise ValueError(f'--modes: unknown mode(s) {bad}; allowed: {",".join(ALL_MODES)} (comma-separated)')
+    return out
+
+
+def mmseg_config_path(rel: str = MMSEG_LRASPP) -> str:
+    """Path of an mmseg config shipped inside the installed mmseg package (``.mim/configs``)."""
+    import mmseg
+    path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs', rel)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'mmseg config {rel!r} not found under {osp.dirname(path)}; is mmsegmentation '
+                                f'1.x installed with its configs?')
+    return path
+
+
+def peer_classifiers(arch: str, widen_factor: float = 1.0, num_classes: int = 1000) -> List[Tuple[str, nn.Module]]:
+    """torchvision's and timm's MobileNetV3 of the same arch / width (random init)."""
+    import timm
+    import torchvision
+    peers = []
+    tv_fn = {'large': torchvision.models.mobilenet_v3_large, 'small': torchvision.models.mobilenet_v3_small}[arch]
+    peers.append((f'torchvision mobilenet_v3_{arch}', tv_fn(width_mult=widen_factor, num_classes=num_classes)))
+    timm_name = f'mobilenetv3_{arch}_{int(round(widen_factor * 100)):03d}'
+    if timm_name in timm.list_models('mobilenetv3_*'):
+        peers.append((f'timm {timm_name}', timm.create_model(timm_name, pretrained=False, num_classes=num_classes)))
+    return peers
+
+
+def _ort_runner(path: str, shape, threads: int):
+    from .onnx_export import ort_session
+    sess = ort_session(path, threads)
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    return lambda: sess.run(None, {name: x})
+
+
+def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str], threads: int, workdir: str,
+                  log: Callable[[str], None] = print) -> None:
+    """Build the per-mode zero-argument callables of ``cand`` (exports ONNX / quantizes as needed)."""
+    from .fuse import fold_bn
+    from .onnx_export import export_onnx
+    from .quantize import quantize_onnx
+    full = (1, 3) + tuple(shape)
+    x = torch.randn(*full)
+    model = cand.model.eval()
+    if 'eager' in modes:
+        def eager(m=model, x=x):
+            with torch.inference_mode():
+                return m(x)
+        cand.runners['eager'] = eager
+    folded = None
+    if any(m in modes for m in ('fused', 'ort', 'ort-int8')):
+        folded, _ = fold_bn(model, x)
+    if 'fused' in modes:
+        fcl = folded.to(memory_format=torch.channels_last)
+        xcl = x.contiguous(memory_format=torch.channels_last)
+
+        def fused(m=fcl, x=xcl):
+            with torch.inference_mode():
+                return m(x)
+        cand.runners['fused'] = fused
+    if 'ort' in modes or 'ort-int8' in modes:
+        safe = ''.join(c if c.isalnum() else '_' for c in cand.label)
+        fpath = osp.join(workdir, f'{safe}.onnx')
+        folded = folded.to(memory_format=torch.contiguous_format)
+        with torch.no_grad():
+            y = folded(x)
+        n_out = len(y) if isinstance(y, (tuple, list)) else 1
+        export_onnx(folded, fpath, full, [f'out{i}' for i in range(n_out)])
+        if 'ort' in modes:
+            cand.runners['ort'] = _ort_runner(fpath, full, threads)
+        if 'ort-int8' in modes:
+            qpath = osp.join(workdir, f'{safe}.int8.onnx')
+            calib = cand.calib
+            if not calib:
+                rng = np.random.default_rng(0)
+                calib = [rng.standard_normal(full).astype(np.float32) for _ in range(8)]
+            quantize_onnx(fpath, qpath, calib)
+            cand.runners['ort-int8'] = _ort_runner(qpath, full, threads)
+
+
+def time_interleaved(cands: Sequence[Candidate], modes: Sequence[str], repeat: int, warmup: int,
+                     progress: bool = True) -> Dict[Tuple[str, str], Dict[str, float]]:
+    """Time every (candidate, mode) runner; calls are interleaved round-robin with a rotating order.
+
+    Returns:
+        dict: ``(label, mode) -> latency_stats`` (ms).
+    """
+    import time
+    keys = [(c.label, m) for c in cands for m in modes if m in c.runners]
+    fns = {(c.label, m): c.runners[m] for c in cands for m in modes if m in c.runners}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=(warmup + repeat) * len(keys), desc='benchmark', dynamic_ncols=True, leave=False)
+    for k in keys:
+        for _ in range(warmup):
+            fns[k]()
+            if bar is not None:
+                bar.update(1)
+    times = {k: [] for k in keys}
+    for r in range(repeat):
+        order = keys[r % len(keys):] + keys[:r % len(keys)]
+        for k in order:
+            t0 = time.perf_counter()
+            fns[k]()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {k: latency_stats(v) for k, v in times.items()}
+
+
+def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shape, threads: int) -> str:
+    """Markdown tables: latency per model and mode, ours-vs-peer ratios, int8 speedup."""
+    lines = [f'Latency, batch 1, input {shape[0]}x{shape[1]}, {threads} thread(s), CPU '
+             f'(median over interleaved runs; ms)', '',
+             '| model | mode | median | IQR | min | max |', '|---|---|---|---|---|---|']
+    for c in cands:
+        for m in modes:
+            s = stats.get((c.label, m))
+            if s:
+                lines.append(f'| {c.label} | {m} | {s["median"]:.2f} | {s["iqr"]:.2f} | {s["min"]:.2f} | {s["max"]:.2f} |')
+    ours = [c for c in cands if c.ours]
+    peers = [c for c in cands if not c.ours]
+    if ours and peers:
+        lines += ['', 'Ratio ours / peer (median latency; < 1.0 = ours faster)', '',
+                  '| ours | peer | ' + ' | '.join(modes) + ' |', '|---|---|' + '---|' * len(modes)]
+        for o in ours:
+            for p in peers:
+                cells = []
+                for m in modes:
+                    a, b = stats.get((o.label, m)), stats.get((p.label, m))
+                    cells.append(f'{a["median"] / b["median"]:.3f}' if a and b else '-')
+                lines.append(f'| {o.label} | {p.label} | ' + ' | '.join(cells) + ' |')
+            cells = []
+            for m in modes:
+                a = stats.get((o.label, m))
+                peer_meds = [stats[(p.label, m)]['median'] for p in peers if (p.label, m) in stats]
+                cells.append(f'{a["median"] / min(peer_meds):.3f}' if a and peer_meds else '-')
+            lines.append(f'| {o.label} | fastest peer | ' + ' | '.join(cells) + ' |')
+    elif len(cands) > 1:
+        base = cands[0]
+        lines += ['', f'Ratio to {base.label} (median latency)', '',
+                  '| model | ' + ' | '.join(modes) + ' |', '|---|' + '---|' * len(modes)]
+        for c in cands:
+            cells = []
+            for m in modes:
+                a, b = stats.get((c.label, m)), stats.get((base.label, m))
+                cells.append(f'{a["median"] / b["median"]:.3f}' if a and b else '-')
+            lines.append(f'| {c.label} | ' + ' | '.join(cells) + ' |')
+    if 'ort' in modes and 'ort-int8' in modes:
+        lines += ['', 'int8 speedup (ONNX Runtime float / int8 median)', '', '| model | speedup |', '|---|---|']
+        for c in cands:
+            a, b = stats.get((c.label, 'ort')), stats.get((c.label, 'ort-int8'))
+            if a and b:
+                lines.append(f'| {c.label} | {a["median"] / b["median"]:.2f}x |')
+    return '\n'.join(lines)
+
+
+def make_workdir(workdir: Optional[str]) -> str:
+    if workdir:
+        os.makedirs(workdir, exist_ok=True)
+        return workdir
+    return tempfile.mkdtemp(prefix='mmv3-bench-')

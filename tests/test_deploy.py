@@ -1,0 +1,271 @@
+"""Deployment: BN folding, ONNX export round-trips (cls / seg / det), int8 quantization, benchmark smoke."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CLS_CFG = osp.join(ROOT, 'configs/cls/mobilenet-v3-small_8xb512_in1k.py')
+SEG_CFG = osp.join(ROOT, 'configs/seg/lraspp_v3_small_cityscapes.py')
+DET_CFG = osp.join(ROOT, 'configs/det/ssdlite_mobilenet-v3-small-reduced_8xb24-600e_coco.py')
+
+onnx = pytest.importorskip('onnx')
+ort = pytest.importorskip('onnxruntime')
+
+
+def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BN statistics and affine params, so that folding BN actually changes the convs."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+    return model
+
+
+def prepare_randomized(config, shape, cfg_options=None, conv_std=None):
+    from mmv3.deploy.fuse import fold_bn
+    from mmv3.deploy.pipeline import prepare
+    torch.manual_seed(0)  # the random init does not depend on which tests ran before
+    prep = prepare(config, shape=shape, cfg_options=cfg_options, fold=False)
+    randomize_bn(prep.model)
+    if conv_std is not None:  # spread the (near-constant at init) outputs so that rankings have no ties
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for m in prep.model.modules():
+                if isinstance(m, nn.Conv2d):
+                    fan_in = m.weight[0].numel()
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * conv_std / fan_in**0.5)
+    prep.folded, prep.num_folded = fold_bn(prep.model, torch.randn(1, 3, *shape))
+    return prep
+
+
+# ----------------------------------------------------------------------------------------- BN folding
+def test_fold_bn_torchvision_and_timm_match_eager():
+    import timm
+    import torchvision
+
+    from mmv3.deploy.fuse import count_bn, fold_bn
+    x = torch.randn(2, 3, 64, 64)
+    for model in (torchvision.models.mobilenet_v3_small(), timm.create_model('mobilenetv3_small_100')):
+        model = randomize_bn(model.eval())
+        n_bn = count_bn(model)
+        folded, n = fold_bn(model, x[:1])
+        assert n == n_bn and count_bn(folded) == 0
+        assert count_bn(model) == n_bn  # the original is untouched (deep copy)
+        with torch.no_grad():
+            ref, out = model(x), folded(x)
+        assert torch.allclose(ref, out, atol=1e-5, rtol=1e-4), (ref - out).abs().max()
+
+
+def test_fold_bn_skips_shared_conv_and_refuses_training_mode():
+    from mmv3.deploy.fuse import fold_bn
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.bn1, self.bn2 = nn.BatchNorm2d(4), nn.BatchNorm2d(4)
+            self.conv2 = nn.Conv2d(3, 4, 1)
+            self.bn3 = nn.BatchNorm2d(4)
+
+        def forward(self, x):  # conv feeds two BNs: folding either would break the other
+            return self.bn1(self.conv(x)) + self.bn2(self.conv(x)) + self.bn3(self.conv2(x))
+
+    m = randomize_bn(Shared().eval())
+    x = torch.randn(1, 3, 8, 8)
+    folded, n = fold_bn(m, x)
+    assert n == 1 and isinstance(folded.bn3, nn.Identity) and isinstance(folded.bn1, nn.BatchNorm2d)
+    with torch.no_grad():
+        assert torch.allclose(m(x), folded(x), atol=1e-5)
+    with pytest.raises(ValueError, match='eval mode'):
+        fold_bn(m.train(), x)
+
+
+# ----------------------------------------------------------------------------------------- ONNX round-trips
+def test_export_cls_roundtrip(tmp_path):
+    from mmv3.deploy.pipeline import export
+    prep = prepare_randomized(CLS_CFG, (96, 96))
+    assert prep.task == 'cls' and prep.num_folded > 30
+    res = export(prep, str(tmp_path / 'cls.onnx'))
+    assert res['bn_left'] == 0 and 'BatchNormalization' not in res['ops']
+    assert res['ops'].get('HardSwish', 0) > 0 and res['outputs'] == ['logits']
+    (check, ) = res['checks']
+    assert check['ok'] and check['max_abs_diff'] < 1e-4, check
+    # the folded model equals the original (unfolded) model on the same input
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.allclose(prep.model(x)[0], prep.folded(x)[0], atol=1e-4, rtol=1e-3)
+    sess = ort.InferenceSession(res['path'], providers=['CPUExecutionProvider'])
+    assert sess.get_outputs()[0].shape == [1, 1000]
+
+
+def test_export_seg_dynamic_roundtrip(tmp_path):
+    """Dynamic H/W: traced at 128x256 (features smaller than the 49x49 pool), checked at other sizes,
+    including one whose 1/16 features exceed 49 so that the pool really slides (stride 16, 20)."""
+    from mmv3.deploy.onnx_export import ort_session, run_ort, run_torch
+    from mmv3.deploy.pipeline import export
+    prep = prepare_randomized(SEG_CFG, (128, 256))
+    res = export(prep, str(tmp_path / 'seg.onnx'), dynamic=True, extra_shapes=[(160, 192), (832, 1056)])
+    assert res['bn_left'] == 0 and res['outputs'] == ['seg_logits']
+    assert [c['shape'][2:] for c in res['checks']] == [(128, 256), (160, 192), (832, 1056)]
+    for c in res['checks']:
+        assert c['ok'] and c['max_abs_diff'] < 1e-3, c
+    # outputs are at the input resolution; batch is dynamic too
+    sess = ort_session(res['path'])
+    x = np.random.default_rng(0).standard_normal((2, 3, 96, 160)).astype(np.float32)
+    (out, ) = run_ort(sess, x)
+    assert out.shape == (2, 19, 96, 160)
+    np.testing.assert_allclose(out, run_torch(prep.model, x)[0], atol=1e-3, rtol=1e-3)
+
+
+def test_export_det_roundtrip_and_postprocess(tmp_path):
+    from mmv3.deploy.detection import postprocess
+    from mmv3.deploy.onnx_export import ort_session, run_ort, run_torch
+    from mmv3.deploy.pipeline import export
+    prep = prepare_randomized(DET_CFG, (320, 320), {'model.test_cfg.score_thr': 0.0, 'model.test_cfg.max_per_img': 30},
+                              conv_std=0.7)
+    res = export(prep, str(tmp_path / 'det.onnx'))
+    levels = len(res['outputs']) // 2
+    assert levels == 6 and res['outputs'][0] == 'cls_score_0' and res['outputs'][-1] == 'bbox_pred_5'
+    assert res['bn_left'] == 0 and res['checks'][0]['ok'], res['checks']
+    x = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
+    outs = run_ort(ort_session(res['path']), x)
+    # SSDLite: 3 anchors on the 20x20 map, 6 on the others; 81 class slots (80 + background)
+    assert outs[0].shape == (1, 3 * 81, 20, 20) and outs[levels].shape == (1, 3 * 4, 20, 20)
+    assert outs[1].shape == (1, 6 * 81, 10, 10) and outs[levels - 1].shape[2:] == (1, 1)
+    dets = postprocess(prep.model, outs, (320, 320))[0]
+    ref = postprocess(prep.model, run_torch(prep.model, x), (320, 320))[0]
+    assert len(dets) == len(ref) == 30
+    # same ranking up to float noise: scores agree rank by rank; boxes/labels agree wherever the
+    # score is separated from its neighbours (near-ties may swap between ONNX Runtime and PyTorch)
+    assert torch.allclose(dets.scores, ref.scores, atol=1e-5, rtol=1e-4)
+    s = ref.scores
+    gap = torch.minimum(torch.cat([s[:1] * 0 + 1, s[:-1] - s[1:]]), torch.cat([s[:-1] - s[1:], s[:1] * 0 + 1]))
+    sep = gap > 2e-6
+    assert sep.sum() >= 10
+    assert torch.allclose(dets.bboxes[sep], ref.bboxes[sep], atol=0.05, rtol=1e-3)
+    assert torch.equal(dets.labels[sep], ref.labels[sep])
+
+
+def test_export_cli_reports_diff(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('export_onnx', osp.join(ROOT, 'tools/deployment/export_onnx.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / 'm.onnx'
+    mod.main([CLS_CFG, '--shape', '64', '64', '--out', str(out)])
+    text = capsys.readouterr().out
+    assert out.is_file() and 'max abs diff' in text and '-> OK' in text and 'BatchNormalization nodes left: 0' in text
+
+
+# ----------------------------------------------------------------------------------------- int8
+def test_agreement_metrics():
+    from mmv3.deploy.quantize import agreement, confusion_miou
+    f = [[np.array([[0., 1., 2.]])], [np.array([[3., 1., 2.]])], [np.array([[0., 5., 2.]])]]
+    q = [[np.array([[0., 1., 2.5]])], [np.array([[1., 1., 2.]])], [np.array([[0., 5., 2.]])]]
+    assert agreement('cls', f, q)['top1_agreement'] == pytest.approx(2 / 3)
+    pred = np.array([0, 0, 1, 1, 2, 255])
+    ref = np.array([0, 1, 1, 1, 2, 255])
+    # class 0: I=1 U=2; class 1: I=2 U=3; class 2: I=1 U=1
+    assert confusion_miou(pred, ref, 3) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+
+
+def test_quantize_int8_cls_and_seg(tmp_path):
+    from mmv3.datasets.sample_data import make_cityscapes, make_imagenet
+    from mmv3.deploy.onnx_export import ort_session, run_ort
+    from mmv3.deploy.pipeline import export, quantize, read_images
+    make_imagenet(str(tmp_path / 'imagenet'), num_train=10, num_val=20, img_size=(72, 72), num_classes=10)
+    make_cityscapes(str(tmp_path / 'cityscapes'), num_train=2, num_val=4, img_size=(128, 256))
+    city = tmp_path / 'cityscapes/leftImg8bit'
+    # cls: calibrate on 6 of the 30 images, evaluate on the other 24; seg: calibrate on train, evaluate on val
+    cases = [(CLS_CFG, (64, 64), str(tmp_path / 'imagenet'), str(tmp_path / 'imagenet'), 6, 24),
+             (SEG_CFG, (128, 256), str(city / 'train'), str(city / 'val'), 2, 4)]
+    for cfg, shape, calib_dir, eval_dir, n_calib, n_eval in cases:
+        prep = prepare_randomized(cfg, shape)
+        fpath, qpath = str(tmp_path / f'{prep.task}.onnx'), str(tmp_path / f'{prep.task}.int8.onnx')
+        export(prep, fpath, verify=False)
+        res = quantize(prep, fpath, qpath, calib_dir, eval_dir, num_calib=6)
+        assert res['num_calib'] == n_calib and res['ops'].get('QuantizeLinear', 0) > 20  # QDQ graph
+        agr = res['agreement']
+        assert agr['n'] == n_eval
+        if prep.task == 'cls':
+            assert 0.0 <= agr['top1_agreement'] <= 1.0
+        else:
+            assert agr['pixel_agreement'] > 0.9 and 'miou_float_gt' in agr  # label maps were found
+        # the int8 model tracks the float model closely (a broken scale or a wrong layout would not)
+        _, arrays, _ = read_images(prep, eval_dir, 6)
+        fs, qs = ort_session(fpath), ort_session(qpath)
+        f = np.concatenate([run_ort(fs, a)[0].ravel() for a in arrays])
+        q = np.concatenate([run_ort(qs, a)[0].ravel() for a in arrays])
+        assert np.corrcoef(f, q)[0, 1] > 0.98
+
+
+def test_quantize_refuses_bad_args(tmp_path):
+    from mmv3.deploy.quantize import list_images, quantize_onnx
+    with pytest.raises(FileNotFoundError, match='make_sample_data'):
+        list_images(str(tmp_path / 'nope'))
+    with pytest.raises(ValueError, match='quant_format'):
+        quantize_onnx('x.onnx', str(tmp_path / 'y.onnx'), [np.zeros((1, 3, 8, 8), np.float32)], quant_format='fp8')
+
+
+# ----------------------------------------------------------------------------------------- benchmark
+def test_latency_stats():
+    from mmv3.deploy.latency import latency_stats, time_fn
+    s = latency_stats([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s['median'] == 3.0 and s['min'] == 1.0 and s['max'] == 100.0 and s['iqr'] == pytest.approx(2.0)
+    calls = []
+    s = time_fn(lambda: calls.append(1), repeat=5, warmup=2)
+    assert len(calls) == 7 and s['n'] == 5
+    with pytest.raises(ValueError):
+        time_fn(lambda: None, repeat=0)
+
+
+def test_benchmark_cli_smoke(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('bench', osp.join(ROOT, 'tools/analysis_tools/benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / 'bench.md'
+    mod.main([CLS_CFG, '--shape', '64', '64', '--repeat', '2', '--warmup', '1', '--compare', '--no-progress',
+              '--modes', 'eager,fused,ort,ort-int8', '--work-dir', str(tmp_path), '--out', str(out)])
+    text = capsys.readouterr().out
+    assert 'torchvision mobilenet_v3_small' in text and 'timm mobilenetv3_small_100' in text
+    assert 'fastest peer' in text and 'int8 speedup' in text
+    stats = json.loads((tmp_path / 'bench.json').read_text())
+    assert len(stats) == 3 * 4 and all(v['n'] == 2 and v['median'] > 0 for v in stats.values())
+    with pytest.raises(ValueError, match='allowed'):
+        mod.main([CLS_CFG, '--modes', 'eager,tensorrt'])
+
+
+def test_probe_checkpoint_makes_a_working_classifier(tmp_path):
+    """tools/deployment/make_probe_checkpoint.py: BN re-estimated + linear probe -> varied, data-driven predictions."""
+    import importlib.util
+
+    from mmv3.datasets.sample_data import make_imagenet
+    from mmv3.deploy.builder import build_from_config
+    make_imagenet(str(tmp_path / 'in'), num_train=40, num_val=8, img_size=(72, 72), num_classes=4)
+    spec = importlib.util.spec_from_file_location('probe', osp.join(ROOT, 'tools/deployment/make_probe_checkpoint.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ckpt = tmp_path / 'probe.pth'
+    mod.main([CLS_CFG, '--data-root', str(tmp_path / 'in'), '--out', str(ckpt), '--shape', '64', '64'])
+    state = torch.load(str(ckpt), weights_only=True)['state_dict']
+    bn_vars = [v for k, v in state.items() if k.endswith('running_var')]
+    assert bn_vars and not all(torch.allclose(v, torch.ones_like(v)) for v in bn_vars)  # re-estimated
+    wrapper, _, _ = build_from_config(CLS_CFG, str(ckpt))  # loads strictly into the config's model
+    from mmv3.deploy.pipeline import Prepared, read_images
+    prep = Prepared(wrapper, None, None, 'cls', (64, 64))
+    _, arrays, labels = read_images(prep, str(tmp_path / 'in/train'))
+    with torch.no_grad():
+        pred = torch.cat([wrapper(torch.from_numpy(a))[0] for a in arrays]).argmax(1).numpy()
+    assert len(set(pred.tolist())) >= 3  # not one class for every image
+    assert (pred == np.asarray(labels)).mean() > 0.6  # fits its training images (chance: 0.25)

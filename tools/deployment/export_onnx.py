@@ -1,0 +1,86 @@
+"""Export a classification / detection / segmentation config to ONNX (BN folded) and check it.
+
+    python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] [--shape H W] [--dynamic] [--out FILE]
+
+- cls: output ``logits`` (N, classes).
+- seg: output ``seg_logits`` (N, classes, H, W), resized to the input; dynamic H/W by default.
+- det: outputs ``cls_score_<l>`` / ``bbox_pred_<l>`` per level, before anchor decoding and NMS
+  (documented in ``mmv3/deploy/detection.py``; ``mmv3.deploy.detection.postprocess`` runs mmdet's own
+  ``predict_by_feat`` on them).
+
+BatchNorm is folded into the convolutions before export (``--no-fold`` keeps it). ONNX Runtime's
+outputs are compared with PyTorch's on random inputs (and, for a dynamic model, on a second size);
+the max abs difference is printed and the tool exits non-zero when it exceeds the tolerance.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import warnings
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
+from mmv3.deploy.pipeline import export, prepare  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', help='config file path')
+    p.add_argument('checkpoint', nargs='?', default=None, help='checkpoint (default: random init)')
+    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                   help='input size to trace (default: 224 cls, 320 det, 1024 2048 seg)')
+    dyn = p.add_mutually_exclusive_group()
+    dyn.add_argument('--dynamic', dest='dynamic', action='store_true', default=None,
+                     help='dynamic batch/height/width (default for segmentation)')
+    dyn.add_argument('--static', dest='dynamic', action='store_false', help='fixed input size')
+    p.add_argument('--out', help='output .onnx (default: work_dirs/deploy/<config name>.onnx)')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 14 for HardSwish). Default: 17')
+    p.add_argument('--no-fold', action='store_true', help='keep BatchNormalization nodes')
+    p.add_argument('--no-verify', action='store_true', help='skip the ONNX Runtime check')
+    p.add_argument('--atol', type=float, default=1e-4, help='absolute tolerance of the check')
+    p.add_argument('--rtol', type=float, default=1e-3, help='tolerance relative to max |output|')
+    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+                   help='override config keys, e.g. model.head.num_classes=1001')
+    p.add_argument('--json', action='store_true', help='print the result as JSON too')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings.filterwarnings('ignore')  # OpenMMLab deprecation chatter; errors still raise
+    if args.opset < 14:
+        sys.exit(f'--opset must be >= 14 (HardSwish), got {args.opset}')
+    prep = prepare(args.config, args.checkpoint, args.shape, parse_cfg_options(args.cfg_options),
+                   fold=not args.no_fold)
+    dynamic = (prep.task == 'seg') if args.dynamic is None else args.dynamic
+    out = args.out or osp.join('work_dirs', 'deploy', osp.splitext(osp.basename(args.config))[0] + '.onnx')
+    h, w = prep.shape
+    extra = [(h + 64, w + 128)] if dynamic else []
+    try:
+        res = export(prep, out, dynamic=dynamic, opset=args.opset, verify=not args.no_verify, atol=args.atol,
+                     rtol=args.rtol, extra_shapes=extra)
+    except Exception as e:  # the TorchScript exporter's messages embed the whole IR graph: keep the gist
+        first = str(e).strip().splitlines()
+        sys.exit(f'ONNX export of {args.config} failed: {type(e).__name__}: {first[0] if first else ""}'
+                 f'{" (try --static or another --shape)" if dynamic else ""}')
+    print(f'task: {prep.task}  input: 1x3x{h}x{w}{"  (dynamic N/H/W)" if dynamic else ""}  opset {args.opset}')
+    print(f'BN folded into convs: {res["num_folded"]}  BatchNormalization nodes left: {res["bn_left"]}')
+    print(f'outputs: {", ".join(res["outputs"])}')
+    print(f'wrote {out}')
+    ok = True
+    for c in res['checks']:
+        shp = 'x'.join(map(str, c['shape']))
+        print(f'ONNX Runtime vs PyTorch at {shp}: max abs diff {c["max_abs_diff"]:.3e} '
+              f'(max |output| {c["max_abs_ref"]:.3g}) -> {"OK" if c["ok"] else "MISMATCH"}')
+        ok &= bool(c['ok'])
+    if prep.task == 'det':
+        print('post-processing (anchors, decoding, NMS) is not in the graph: see mmv3/deploy/detection.py')
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items()}, default=str))
+    if not ok:
+        sys.exit(f'ONNX Runtime outputs differ from PyTorch beyond atol={args.atol}, rtol={args.rtol}')
+
+
+if __name__ == '__main__':
+    main()
