@@ -48,3 +48,15 @@ def test_mmengine_convention_counts_more(capsys):
 def test_missing_config_is_one_line(capsys):
     with pytest.raises(SystemExit, match='config file not found'):
         run_tool(capsys, 'configs/nope.py')
+
+
+def test_train_speed_tool_runs(capsys):
+    tool = osp.join(ROOT, 'tools', 'analysis_tools', 'train_speed.py')
+    argv = sys.argv
+    sys.argv = [tool, osp.join(ROOT, 'configs/seg/lraspp_v3_small_cityscapes.py'), '--crop', '65', '--iters', '2']
+    try:
+        runpy.run_path(tool, run_name='__main__')
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert 'batch 2 x 65x65' in out and 'peak RSS' in out
