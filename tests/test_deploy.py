@@ -1,5 +1,6 @@
 """Deployment: BN folding, ONNX export round-trips (cls / seg / det), int8 quantization, benchmark smoke."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -269,3 +270,26 @@ def test_probe_checkpoint_makes_a_working_classifier(tmp_path):
         pred = torch.cat([wrapper(torch.from_numpy(a))[0] for a in arrays]).argmax(1).numpy()
     assert len(set(pred.tolist())) >= 3  # not one class for every image
     assert (pred == np.asarray(labels)).mean() > 0.6  # fits its training images (chance: 0.25)
+
+
+def test_deploy_loader_is_the_safe_loader(tmp_path):
+    """Checkpoints given to the deployment tools go through mmv3.engine's weights_only loader."""
+    import pickle
+
+    from mmv3.deploy.builder import load_checkpoint
+    from mmv3.engine import CheckpointError
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ('echo pwned',))
+
+    bad = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': Evil()}, bad, pickle_module=pickle)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(torch.nn.Linear(2, 2), str(bad))
+    good = tmp_path / 'ok.pth'
+    src = torch.nn.Linear(2, 2)
+    torch.save({'state_dict': src.state_dict()}, good)
+    dst = torch.nn.Linear(2, 2)
+    load_checkpoint(dst, str(good))
+    assert torch.equal(dst.weight, src.weight)

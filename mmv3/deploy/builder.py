@@ -116,20 +116,14 @@ def build_model(cfg, checkpoint: Optional[str] = None, device: str = 'cpu') -> n
 
 
 def load_checkpoint(model: nn.Module, checkpoint: str) -> None:
-    """Load a checkpoint file into ``model`` (strict), with ``weights_only`` loading when possible."""
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
-    try:  # mmv3's safe loader: weights_only=True with mmengine's checkpoint types allow-listed
-        from mmv3.engine.safe_checkpoint import load_checkpoint_safely
-        ckpt = load_checkpoint_safely(checkpoint, map_location='cpu')
-    except ImportError:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    state = ckpt
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if key in ckpt and isinstance(ckpt[key], dict):
-                state = ckpt[key]
-                break
+    """Load a checkpoint file into ``model`` (strict), with mmv3's safe ``weights_only`` loader.
+
+    Raises:
+        mmv3.engine.CheckpointError: The file is missing, corrupt or holds a non-allow-listed object.
+        RuntimeError: Its weights do not match the config's model.
+    """
+    from mmv3.engine import get_state_dict, load_checkpoint_safely
+    state = get_state_dict(load_checkpoint_safely(checkpoint, what='checkpoint'))
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith('data_preprocessor.')]
