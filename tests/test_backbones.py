@@ -244,3 +244,14 @@ def test_invalid_arguments_always_refused(alpha, output_stride):
         MobileNetV3('small', widen_factor=alpha)
     with pytest.raises(ValueError, match='output_stride must be 8, 16 or 32'):
         MobileNetV3('small', output_stride=output_stride)
+
+
+def test_residual_block_gradients_match_reference():
+    from mmv3.models.layers import InvertedResidual
+    torch.manual_seed(0)
+    block = InvertedResidual(16, 64, 16, 3, 1, se_channels=16).train()
+    x = torch.rand(2, 16, 8, 8, requires_grad=True)
+    ours, = torch.autograd.grad(block(x).square().sum(), x)
+    ref_out = block.linear_conv(block.se(block.depthwise_conv(block.expand_conv(x)))) + x
+    ref, = torch.autograd.grad(ref_out.square().sum(), x)
+    assert torch.allclose(ours, ref, atol=1e-6)

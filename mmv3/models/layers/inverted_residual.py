@@ -66,7 +66,9 @@ class InvertedResidual(nn.Module):
         if self.se is not None:
             out = self.se(out)
         out = self.linear_conv(out)
-        return out + x if self.with_res_shortcut else out
+        if self.with_res_shortcut:
+            out += x  # in place: BN's backward does not need its output
+        return out
 
     def forward(self, x):
         if self.with_cp and x.requires_grad:
