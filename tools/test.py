@@ -22,10 +22,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from mmv3.engine.cli import (ToolError, build_model_for_checks, check_cfg_options,  # noqa: E402
-                             check_checkpoint_for_model, check_dataset_roots,
-                             check_registered_types, load_config,
-                             run_cli, setup_cpu_distributed, setup_scope)
+from mmv3.engine.cli import (ToolError, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
+                             check_dataset_roots, check_registered_types, prepare_config, run_cli,
+                             setup_cpu_distributed)
 
 VIS_DEFAULTS = dict(
     mmseg=(dict(type='SegVisualizationHook'), dict(type='SegLocalVisualizer')),
@@ -91,17 +90,7 @@ def main(argv=None):
     args = parse_args(argv)
     import mmv3.engine  # noqa: F401
 
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    check_cfg_options(cfg, args.cfg_options)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    scope = setup_scope(cfg, args.config)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg, scope = prepare_config(args)  # config, --cfg-options, toolbox scope, work_dir
 
     dump_pkl = None
     if args.out is not None:

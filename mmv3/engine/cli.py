@@ -205,6 +205,28 @@ def setup_scope(cfg, path: str) -> str:
     return scope
 
 
+def prepare_config(args):
+    """The config a tool runs, after the checks that need no Runner.
+
+    Loads ``args.config``, sets ``launcher``, checks and merges ``--cfg-options``, registers the
+    toolbox of ``default_scope``, and sets ``work_dir`` (CLI > config > ./work_dirs/<config name>).
+
+    Returns:
+        tuple: ``(cfg, scope)``.
+    """
+    cfg = load_config(args.config)
+    cfg.launcher = args.launcher
+    check_cfg_options(cfg, args.cfg_options)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    scope = setup_scope(cfg, args.config)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg, scope
+
+
 # ------------------------------------------------------------------------------------ data
 def _prepare_hint(dataset_type: str, root: str) -> str:
     t = dataset_type.lower()
