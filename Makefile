@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SHELL := /bin/bash
 
-.PHONY: install test demo clean-venv
+.PHONY: install test demo demo-int8 clean-venv
 
 install:
 	@bash tools/install.sh
@@ -13,6 +13,9 @@ test: install
 
 demo: install
 	@bash tools/demo.sh
+
+demo-int8: install
+	@bash tools/demo_int8.sh
 
 clean-venv:
 	rm -rf .venv

@@ -195,7 +195,15 @@ def test_quantize_int8_cls_and_seg(tmp_path):
         fpath, qpath = str(tmp_path / f'{prep.task}.onnx'), str(tmp_path / f'{prep.task}.int8.onnx')
         export(prep, fpath, verify=False)
         res = quantize(prep, fpath, qpath, calib_dir, eval_dir, num_calib=6)
-        assert res['num_calib'] == n_calib and res['ops'].get('QuantizeLinear', 0) > 20  # QDQ graph
+        ops = res['ops']
+        assert res['num_calib'] == n_calib and ops.get('QLinearConv', 0) > 20  # QOperator graph
+        # every h-swish / SE gate after the (float) stem runs as an integer clip: no hard-sigmoid reads a
+        # dequantized tensor, and the graph quantizes once (after the stem)
+        graph = onnx.load(qpath).graph
+        producer = {o: n.op_type for n in graph.node for o in n.output}
+        assert not [n for n in graph.node if n.op_type == 'HardSigmoid' and producer.get(n.input[0]) == 'DequantizeLinear']
+        assert 0 < ops.get('HardSigmoid', 0) <= 2 and ops.get('Clip', 0) >= 10 and ops.get('QuantizeLinear') == 1
+        assert res['padded_blocks'] > 0  # V3-Small's 72/88/96/120/144/288/576-wide bnecks -> multiples of 16
         agr = res['agreement']
         assert agr['n'] == n_eval
         if prep.task == 'cls':
@@ -208,6 +216,74 @@ def test_quantize_int8_cls_and_seg(tmp_path):
         f = np.concatenate([run_ort(fs, a)[0].ravel() for a in arrays])
         q = np.concatenate([run_ort(qs, a)[0].ravel() for a in arrays])
         assert np.corrcoef(f, q)[0, 1] > 0.98
+
+
+def test_pad_channels_is_the_same_function():
+    from mmv3.deploy.fuse import fold_bn, pad_channels
+    from mmv3.models.backbones import MobileNetV3
+    torch.manual_seed(0)
+    model = randomize_bn(MobileNetV3(arch='large', out_indices=(16, ))).eval()
+    x = torch.randn(2, 3, 64, 64)
+    for m in (model, fold_bn(model, x)[0]):  # with BN (padded too) and BN-folded
+        with torch.no_grad():
+            ref = m(x)[0]
+        n_params = sum(p.numel() for p in m.parameters())
+        assert pad_channels(m, 16) == 7  # 72, 72, 120, 120, 200, 184, 184
+        mids = [b.mid_channels for b in m.modules() if hasattr(b, 'mid_channels')]
+        assert all(c % 16 == 0 for c in mids[1:])  # the first bneck has no expansion conv (16 wide)
+        with torch.no_grad():
+            out = m(x)[0]
+        assert torch.equal(out, ref)
+        assert sum(p.numel() for p in m.parameters()) > n_params
+        assert pad_channels(m, 16) == 0  # idempotent
+
+
+def test_hard_sigmoid_runs_as_an_integer_clip(tmp_path):
+    """The int8 hard-sigmoid rewrite: exact math, fewer float ops, and as accurate as the float gate."""
+    from mmv3.deploy.onnx_export import export_onnx, ort_session, run_ort
+    from mmv3.deploy.quantize import hard_sigmoid_to_clip, quantize_onnx
+    from mmv3.models.layers import SELayer
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.Hardswish(), SELayer(32, 8),
+                          nn.Conv2d(32, 16, 1)).eval()
+    with torch.no_grad():
+        model[0].weight.mul_(4.0)  # pre-activation range well past h-swish's knees at +-3
+    fpath = str(tmp_path / 'f.onnx')
+    export_onnx(model, fpath, (1, 3, 16, 16), ['out'])
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 16, 16)).astype(np.float32) for _ in range(8)]
+    plain, clip = str(tmp_path / 'plain.onnx'), str(tmp_path / 'clip.onnx')
+    quantize_onnx(fpath, plain, calib, int8_hard_sigmoid=False)
+    quantize_onnx(fpath, clip, calib, int8_hard_sigmoid=False)
+    assert hard_sigmoid_to_clip(clip) == 2  # the h-swish gate and the SE gate
+    ops = {n.op_type for n in onnx.load(clip).graph.node}
+    assert 'HardSigmoid' not in ops and 'Clip' in ops
+    assert hard_sigmoid_to_clip(clip) == 0  # nothing left to rewrite
+    xs = [rng.standard_normal((1, 3, 16, 16)).astype(np.float32) for _ in range(8)]
+    f = np.concatenate([run_ort(ort_session(fpath), x)[0] for x in xs])
+    errs = {}
+    for name, path in (('plain', plain), ('clip', clip)):
+        q = np.concatenate([run_ort(ort_session(path), x)[0] for x in xs])
+        errs[name] = np.abs(q - f).mean() / np.abs(f).mean()
+    assert errs['clip'] < 0.05 and errs['clip'] < 1.5 * errs['plain'], errs
+
+
+def test_float_stem_keeps_the_first_layers_in_float(tmp_path):
+    from mmv3.deploy.pipeline import quantize_model
+    prep = prepare_randomized(CLS_CFG, (64, 64))
+    fpath, qpath = str(tmp_path / 'f.onnx'), str(tmp_path / 'q.onnx')
+    from mmv3.deploy.onnx_export import export_onnx
+    export_onnx(prep.deploy_model, fpath, (1, 3, 64, 64), prep.output_names)
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
+    res = quantize_model(prep.deploy_model, fpath, qpath, calib)  # float stem by default
+    first = onnx.load(qpath).graph.node[0]
+    assert first.op_type == 'Conv' and first.input[0] == 'input'  # the stem conv reads the float input
+    # V3-Small's stem: the first conv and the first bneck (depthwise, SE 16->8->16, projection): 5 float convs
+    assert res['ops'].get('Conv', 0) == 5 and res['ops'].get('QLinearConv', 0) > 20
+    res = quantize_model(prep.deploy_model, fpath, qpath, calib, float_stem=False)
+    assert 'Conv' not in res['ops'] and onnx.load(qpath).graph.node[0].op_type == 'QuantizeLinear'
 
 
 def test_quantize_refuses_bad_args(tmp_path):

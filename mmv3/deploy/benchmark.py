@@ -5,8 +5,9 @@ Modes (``--modes``):
 - ``eager``: the PyTorch model as built (``torch.inference_mode``, NCHW).
 - ``fused``: BN folded into the convs (:func:`mmv3.deploy.fuse.fold_bn`) and ``channels_last``.
 - ``ort``: ONNX Runtime float (BN-folded export, all graph optimisations, sequential executor).
-- ``ort-int8``: ONNX Runtime after static int8 quantization (QDQ, per-channel, U8S8; calibrated on
-  ``--calib-dir`` images, else on random inputs).
+- ``ort-int8``: ONNX Runtime after static int8 quantization (:func:`mmv3.deploy.pipeline.quantize_model`:
+  bneck widths padded to multiples of 16, QOperator, per-channel, U8S8, hard-sigmoid as an integer
+  clip, float stem; calibrated on ``--calib-dir`` images, else on random inputs).
 
 All candidates are timed **interleaved** (one call of each, in a rotating order, ``repeat`` times), so a
 slow phase of the machine hits every model alike and the ratios from one run are fair.
@@ -78,11 +79,14 @@ def _ort_runner(path: str, shape, threads: int):
 
 
 def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str], threads: int, workdir: str,
-                  log: Callable[[str], None] = print) -> None:
-    """Build the per-mode zero-argument callables of ``cand`` (exports ONNX / quantizes as needed)."""
+                  log: Callable[[str], None] = print, int8_options: Optional[dict] = None) -> None:
+    """Build the per-mode zero-argument callables of ``cand`` (exports ONNX / quantizes as needed).
+
+    ``int8_options`` go to :func:`mmv3.deploy.pipeline.quantize_model` (channel padding, format, ...).
+    """
     from .fuse import fold_bn
     from .onnx_export import export_onnx
-    from .quantize import quantize_onnx
+    from .pipeline import quantize_model
     full = (1, 3) + tuple(shape)
     x = torch.randn(*full)
     model = cand.model.eval()
@@ -118,7 +122,7 @@ def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str],
             if not calib:
                 rng = np.random.default_rng(0)
                 calib = [rng.standard_normal(full).astype(np.float32) for _ in range(8)]
-            quantize_onnx(fpath, qpath, calib)
+            quantize_model(folded, fpath, qpath, calib, **(int8_options or {}))
             cand.runners['ort-int8'] = _ort_runner(qpath, full, threads)
 
 

@@ -127,23 +127,62 @@ def imagenet_label_lookup(folder: str) -> dict:
     return out
 
 
-def quantize(prep: Prepared, float_onnx: str, int8_onnx: str, calib_dir: str, eval_dir: Optional[str] = None,
-             num_calib: int = 32, num_eval: Optional[int] = None, quant_format: str = 'QDQ',
-             per_channel: bool = True, activation_type: str = 'uint8',
-             calibrate_method: str = 'minmax') -> Dict[str, object]:
-    """Quantize ``float_onnx`` with images from ``calib_dir``; agreement with float on ``eval_dir``.
+def quantize_model(model: nn.Module, float_onnx: str, int8_onnx: str, calib: Sequence[np.ndarray],
+                   pad_multiple: int = 16, **kwargs) -> Dict[str, object]:
+    """Quantize a (BN-folded, float) model whose float export is ``float_onnx`` into ``int8_onnx``.
 
-    Images used for calibration are excluded from the evaluation set when both folders are the same.
+    With ``pad_multiple`` > 0 the bnecks' expansion widths are first rounded up to that multiple
+    with zero channels (:func:`mmv3.deploy.fuse.pad_channels`: the same function, faster uint8
+    depthwise kernels) and the padded copy is exported and quantized; ``float_onnx`` is used as is
+    when nothing needs padding. ``kwargs`` go to :func:`mmv3.deploy.quantize.quantize_onnx`.
 
     Returns:
-        dict: ``path``, ``num_calib``, ``agreement`` (see :func:`mmv3.deploy.quantize.agreement`),
-        ``ops`` of the int8 graph.
+        dict: ``path``, ``num_calib``, ``padded_blocks``, ``ops`` of the int8 graph.
     """
-    from .quantize import agreement, quantize_onnx
+    import copy
+    import os
+    from .fuse import pad_channels
+    from .quantize import quantize_onnx
+    source, padded = float_onnx, 0
+    if pad_multiple:
+        model_p = copy.deepcopy(model).eval()
+        padded = pad_channels(model_p, pad_multiple)
+        if padded:
+            import onnx
+            m = onnx.load(float_onnx, load_external_data=False)
+            dims = m.graph.input[0].type.tensor_type.shape.dim
+            dynamic = any(not d.HasField('dim_value') for d in dims)
+            source = (int8_onnx[:-len('.onnx')] if int8_onnx.endswith('.onnx') else int8_onnx) + '.padded.onnx'
+            export_onnx(model_p, source, tuple(calib[0].shape), [o.name for o in m.graph.output], dynamic=dynamic,
+                        input_name=m.graph.input[0].name)
+    try:
+        quantize_onnx(source, int8_onnx, calib, **kwargs)
+    finally:
+        if source != float_onnx and osp.exists(source):
+            os.remove(source)
+    return dict(path=int8_onnx, num_calib=len(calib), padded_blocks=padded, ops=onnx_op_counts(int8_onnx))
+
+
+def quantize(prep: Prepared, float_onnx: str, int8_onnx: str, calib_dir: str, eval_dir: Optional[str] = None,
+             num_calib: int = 32, num_eval: Optional[int] = None, quant_format: str = 'QOperator',
+             per_channel: bool = True, activation_type: str = 'uint8', calibrate_method: str = 'minmax',
+             pad_multiple: int = 16, int8_hard_sigmoid: bool = True, float_stem: bool = True) -> Dict[str, object]:
+    """Quantize ``prep``'s model (exported to ``float_onnx``) with images from ``calib_dir``; agreement with
+    the float model on ``eval_dir``.
+
+    Images used for calibration are excluded from the evaluation set when both folders are the same.
+    See :func:`quantize_model` and :func:`mmv3.deploy.quantize.quantize_onnx` for the options.
+
+    Returns:
+        dict: ``path``, ``num_calib``, ``padded_blocks``, ``agreement`` (see
+        :func:`mmv3.deploy.quantize.agreement`), ``ops`` of the int8 graph.
+    """
+    from .quantize import agreement
     calib_paths, calib, _ = read_images(prep, calib_dir, num_calib)
-    quantize_onnx(float_onnx, int8_onnx, calib, per_channel=per_channel, quant_format=quant_format,
-                  activation_type=activation_type, calibrate_method=calibrate_method)
-    result = dict(path=int8_onnx, num_calib=len(calib), ops=onnx_op_counts(int8_onnx))
+    result = quantize_model(prep.deploy_model, float_onnx, int8_onnx, calib, pad_multiple, per_channel=per_channel,
+                            quant_format=quant_format, activation_type=activation_type,
+                            calibrate_method=calibrate_method, int8_hard_sigmoid=int8_hard_sigmoid,
+                            float_stem=float_stem)
     if eval_dir:
         same = osp.abspath(eval_dir) == osp.abspath(calib_dir)
         _, arrays, labels = read_images(prep, eval_dir, num_eval, calib_paths if same else ())
@@ -154,4 +193,4 @@ def quantize(prep: Prepared, float_onnx: str, int8_onnx: str, calib_dir: str, ev
     return result
 
 
-__all__ = ['Prepared', 'prepare', 'export', 'quantize', 'read_images', 'count_bn', 'run_torch']
+__all__ = ['Prepared', 'prepare', 'export', 'quantize', 'quantize_model', 'read_images', 'count_bn', 'run_torch']

@@ -40,6 +40,13 @@ def parse_args(argv=None):
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
     p.add_argument('--calib-dir', default=None, help='image folder for int8 calibration (default: random inputs)')
     p.add_argument('--num-calib', type=int, default=32, help='calibration images. Default: 32')
+    p.add_argument('--pad-channels', type=int, default=16, metavar='N',
+                   help='int8: round bneck widths up to a multiple of N (0: off). Default: 16')
+    p.add_argument('--int8-stem', action='store_true', help='int8: quantize the stem too (default: float stem)')
+    p.add_argument('--float-hard-sigmoid', action='store_true',
+                   help='int8: leave hard-sigmoid in float instead of an integer clip (ablation)')
+    p.add_argument('--int8-format', default='QOperator', choices=['QOperator', 'QDQ'],
+                   help='int8 graph format (QDQ: no integer hard-sigmoid). Default: QOperator')
     p.add_argument('--work-dir', default=None, help='where the ONNX files go (default: a temp dir)')
     p.add_argument('--out', default=None, help='also write the Markdown tables (and a .json) here')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -53,6 +60,8 @@ def main(argv=None):
     modes = parse_modes(args.modes)
     if args.threads < 1:
         sys.exit(f'--threads must be >= 1, got {args.threads}')
+    if args.pad_channels < 0:
+        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
     torch.set_num_threads(args.threads)
     workdir = make_workdir(args.work_dir)
     cands, shape, task0, calib = [], None, None, None
@@ -80,7 +89,10 @@ def main(argv=None):
                   '(ratios are then to the first)')
     for c in cands:
         print(f'preparing {c.label}: {", ".join(modes)}', flush=True)
-        setup_runners(c, shape, modes, args.threads, workdir)
+        setup_runners(c, shape, modes, args.threads, workdir,
+                      int8_options=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
+                                        int8_hard_sigmoid=not args.float_hard_sigmoid,
+                                        quant_format=args.int8_format))
     stats = time_interleaved(cands, modes, args.repeat, args.warmup, progress=not args.no_progress)
     text = format_results(cands, modes, stats, shape, args.threads)
     if 'ort-int8' in modes and not args.calib_dir:

@@ -1,12 +1,16 @@
 """8-bit post-training static quantization (ONNX Runtime) of a config, calibrated on an image folder.
 
     python tools/deployment/quantize.py CONFIG [CHECKPOINT] --calib-dir DIR [--eval-dir DIR] [--shape H W]
-        [--num-calib 32] [--num-eval N] [--format QDQ|QOperator] [--per-tensor] [--out-dir DIR]
+        [--num-calib 32] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]
+        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR]
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
 calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and
-BGR->RGB; classification images are resized to H/0.875 on the short side and centre-cropped), and
+BGR->RGB; classification images are resized to H/0.875 on the short side and centre-cropped), after
+rounding bneck widths up to multiples of 16 with zero channels (``--pad-channels``), keeps the 16-channel
+stem in float (``--int8-stem`` quantizes it too) and runs every hard-sigmoid (h-swish, SE gates) as an
+integer clip (see ``mmv3.deploy.quantize.hard_sigmoid_to_clip``); then it
 reports the agreement with the float model on ``--eval-dir`` (images used for calibration are left
 out when both folders are the same):
 
@@ -36,11 +40,20 @@ def parse_args(argv=None):
     p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), help='input size (default per task)')
     p.add_argument('--num-calib', type=int, default=32, help='calibration images. Default: 32')
     p.add_argument('--num-eval', type=int, default=None, help='evaluation images (default: all)')
-    p.add_argument('--format', default='QDQ', choices=['QDQ', 'QOperator'], help='quantized graph format')
+    p.add_argument('--format', default='QOperator', choices=['QDQ', 'QOperator'],
+                   help='quantized graph format. Default: QOperator (needed for the int8 hard-sigmoid)')
     p.add_argument('--activation-type', default='uint8', choices=['uint8', 'int8'],
                    help='activation type (uint8 = U8S8, the fast x86 path). Default: uint8')
     p.add_argument('--calibrate-method', default='minmax', choices=['minmax', 'entropy', 'percentile'])
     p.add_argument('--per-tensor', action='store_true', help='per-tensor instead of per-channel weights')
+    p.add_argument('--pad-channels', type=int, default=16, metavar='N',
+                   help='round bneck expansion widths up to a multiple of N with zero channels (same function, '
+                        'faster uint8 depthwise kernels); 0 disables. Default: 16')
+    p.add_argument('--int8-stem', action='store_true',
+                   help='quantize the stem too (default: the first conv + first bneck, 16 channels, stay float: '
+                        'ONNX Runtime runs them faster in float)')
+    p.add_argument('--float-hard-sigmoid', action='store_true',
+                   help='leave hard-sigmoid in float (dequantize/quantize around it) instead of an integer clip')
     p.add_argument('--out-dir', default=None, help='default: work_dirs/deploy')
     p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE')
     return p.parse_args(argv)
@@ -55,8 +68,12 @@ def main(argv=None):
     fpath, qpath = osp.join(out_dir, f'{name}.onnx'), osp.join(out_dir, f'{name}.int8.onnx')
     exp = export(prep, fpath)
     print(f'float: {fpath} (ONNX Runtime vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
+    if args.pad_channels < 0:
+        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
     res = quantize(prep, fpath, qpath, args.calib_dir, args.eval_dir or args.calib_dir, args.num_calib, args.num_eval,
-                   args.format, not args.per_tensor, args.activation_type, args.calibrate_method)
+                   args.format, not args.per_tensor, args.activation_type, args.calibrate_method,
+                   pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
+                   float_stem=not args.int8_stem)
     print(f'int8:  {qpath} ({args.format}, {"per-tensor" if args.per_tensor else "per-channel"}, '
           f'{args.activation_type} activations, {res["num_calib"]} calibration images)')
     agr = res.get('agreement', {})
