@@ -324,6 +324,17 @@ def test_benchmark_cli_smoke(tmp_path, capsys):
     assert len(stats) == 3 * 4 and all(v['n'] == 2 and v['median'] > 0 for v in stats.values())
     with pytest.raises(ValueError, match='allowed'):
         mod.main([CLS_CFG, '--modes', 'eager,tensorrt'])
+    with pytest.raises(SystemExit, match='--pad-channels must be >= 0'):
+        mod.main([CLS_CFG, '--pad-channels', '-1'])
+
+
+def test_quantize_cli_refuses_negative_padding():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('quant', osp.join(ROOT, 'tools/deployment/quantize.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(SystemExit, match='--pad-channels must be >= 0, got -2'):
+        mod.main([CLS_CFG, '--calib-dir', 'unused', '--pad-channels', '-2'])
 
 
 def test_probe_checkpoint_makes_a_working_classifier(tmp_path):

@@ -169,6 +169,18 @@ def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shap
             s = stats.get((c.label, m))
             if s:
                 lines.append(f'| {c.label} | {m} | {s["median"]:.2f} | {s["iqr"]:.2f} | {s["min"]:.2f} | {s["max"]:.2f} |')
+    def ratio_cells(label, ref_medians):
+        """``label``'s median over the reference median, per mode ('-' where either is missing)."""
+        cells = []
+        for m in modes:
+            a, ref = stats.get((label, m)), ref_medians(m)
+            cells.append(f'{a["median"] / ref:.3f}' if a and ref else '-')
+        return ' | '.join(cells)
+
+    def median_of(*labels):
+        """Per mode, the smallest median among ``labels`` (None when none was timed)."""
+        return lambda m: min((stats[(lb, m)]['median'] for lb in labels if (lb, m) in stats), default=None)
+
     ours = [c for c in cands if c.ours]
     peers = [c for c in cands if not c.ours]
     if ours and peers:
@@ -176,27 +188,15 @@ def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shap
                   '| ours | peer | ' + ' | '.join(modes) + ' |', '|---|---|' + '---|' * len(modes)]
         for o in ours:
             for p in peers:
-                cells = []
-                for m in modes:
-                    a, b = stats.get((o.label, m)), stats.get((p.label, m))
-                    cells.append(f'{a["median"] / b["median"]:.3f}' if a and b else '-')
-                lines.append(f'| {o.label} | {p.label} | ' + ' | '.join(cells) + ' |')
-            cells = []
-            for m in modes:
-                a = stats.get((o.label, m))
-                peer_meds = [stats[(p.label, m)]['median'] for p in peers if (p.label, m) in stats]
-                cells.append(f'{a["median"] / min(peer_meds):.3f}' if a and peer_meds else '-')
-            lines.append(f'| {o.label} | fastest peer | ' + ' | '.join(cells) + ' |')
+                lines.append(f'| {o.label} | {p.label} | ' + ratio_cells(o.label, median_of(p.label)) + ' |')
+            lines.append(f'| {o.label} | fastest peer | ' +
+                         ratio_cells(o.label, median_of(*[p.label for p in peers])) + ' |')
     elif len(cands) > 1:
         base = cands[0]
         lines += ['', f'Ratio to {base.label} (median latency)', '',
                   '| model | ' + ' | '.join(modes) + ' |', '|---|' + '---|' * len(modes)]
         for c in cands:
-            cells = []
-            for m in modes:
-                a, b = stats.get((c.label, m)), stats.get((base.label, m))
-                cells.append(f'{a["median"] / b["median"]:.3f}' if a and b else '-')
-            lines.append(f'| {c.label} | ' + ' | '.join(cells) + ' |')
+            lines.append(f'| {c.label} | ' + ratio_cells(c.label, median_of(base.label)) + ' |')
     if 'ort' in modes and 'ort-int8' in modes:
         lines += ['', 'int8 speedup (ONNX Runtime float / int8 median)', '', '| model | speedup |', '|---|---|']
         for c in cands:

@@ -216,8 +216,8 @@ def pad_channels(model: nn.Module, multiple: int = 16) -> int:
                 or id(block) in tapped:
             continue
         mid = -(-block.mid_channels // multiple) * multiple
-        for mod, kw in ((block.expand_conv, dict(out_channels=mid)), (block.depthwise_conv, dict(out_channels=mid))):
-            mod.conv = _padded_conv(mod.conv, **kw)
+        for mod in (block.expand_conv, block.depthwise_conv):
+            mod.conv = _padded_conv(mod.conv, out_channels=mid)
             if isinstance(getattr(mod, 'bn', None), _BatchNorm):
                 mod.bn = _padded_bn(mod.bn, mid)
         if block.se is not None:

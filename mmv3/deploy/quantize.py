@@ -124,8 +124,8 @@ class ImageFolderReader:
         self._it = iter(self.arrays)
 
 
-def stem_nodes(path: str, max_channels: int = 16) -> List[str]:
-    """Names of the stem's nodes in the ONNX model at ``path`` (unnamed nodes get names, saved in place).
+def stem_nodes(model, max_channels: int = 16) -> List[str]:
+    """Names of the stem's nodes of ``model`` (an ``onnx.ModelProto`` whose nodes all have names).
 
     The stem is every node before the first node with a 4-D output of more than ``max_channels``
     channels: MobileNetV3's first conv (16 channels, h-swish) and first bneck (16 channels, ReLU),
@@ -133,12 +133,7 @@ def stem_nodes(path: str, max_channels: int = 16) -> List[str]:
     548 us for the 3->16 stem conv and 258 us for the 16-channel 112x112 depthwise conv, float NCHWc
     274 us and 114 us, so int8 there is slower than float.
     """
-    import onnx
     from onnx import shape_inference
-    model = onnx.load(path)
-    for i, node in enumerate(model.graph.node):
-        if not node.name:
-            node.name = f'{node.op_type}_{i}_{node.output[0]}'
     inferred = shape_inference.infer_shapes(model)
     channels = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -150,27 +145,34 @@ def stem_nodes(path: str, max_channels: int = 16) -> List[str]:
         if any(channels.get(o, 0) > max_channels for o in node.output):
             break
         names.append(node.name)
-    onnx.save(model, path)
     return names
 
 
-def output_resize_nodes(path: str) -> List[str]:
-    """Names of the ``Resize`` nodes that produce a graph output (a segmentation model's final upsampling to
-    the input size), which :func:`quantize_onnx` leaves in float (unnamed nodes get names, saved in place).
+def output_resize_nodes(model) -> List[str]:
+    """Names of the ``Resize`` nodes of ``model`` (an ``onnx.ModelProto`` whose nodes all have names) that
+    produce a graph output: a segmentation model's final upsampling to the input size.
 
     Quantized, ONNX Runtime resizes the uint8 logits at full resolution and then dequantizes them there;
     in float the small logits are dequantized first. Measured on LR-ASPP (V3-Large) at 512x1024, one
     thread: 29.5 ms uint8 resize + 5.6 ms full-size dequantize against a 15 ms float resize.
     """
+    outputs = {o.name for o in model.graph.output}
+    return [n.name for n in model.graph.node if n.op_type == 'Resize' and any(o in outputs for o in n.output)]
+
+
+def float_nodes(path: str, float_stem: bool = True) -> List[str]:
+    """The nodes of the ONNX model at ``path`` that :func:`quantize_onnx` leaves in float: the final
+    output ``Resize`` (:func:`output_resize_nodes`) and, with ``float_stem``, the stem (:func:`stem_nodes`).
+
+    Unnamed nodes (e.g. the ones ``quant_pre_process`` inlines from functions) get names first, so that
+    ``quantize_static(nodes_to_exclude=...)`` can refer to them; the model is saved back in place.
+    """
     import onnx
     model = onnx.load(path)
-    outputs = {o.name for o in model.graph.output}
-    names = []
     for i, node in enumerate(model.graph.node):
-        if node.op_type == 'Resize' and any(o in outputs for o in node.output):
-            if not node.name:
-                node.name = f'Resize_{i}_{node.output[0]}'
-            names.append(node.name)
+        if not node.name:
+            node.name = f'{node.op_type}_{i}_{node.output[0]}'
+    names = (stem_nodes(model) if float_stem else []) + output_resize_nodes(model)
     onnx.save(model, path)
     return names
 
@@ -194,6 +196,7 @@ def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndar
         float_stem (bool): Keep the stem (the layers before the first one with more than 16 output
             channels: V3's first conv and first bneck, at 1/2 resolution) in float, where ONNX Runtime's
             uint8 kernels are slower than its float ones (see :func:`stem_nodes`). Default: True.
+            The final output ``Resize`` of a segmentation model always stays float (:func:`float_nodes`).
 
     Returns:
         str: ``out_path``.
@@ -220,7 +223,7 @@ def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndar
     pre_path = out_path[:-len('.onnx')] + '.preprocessed.onnx' if out_path.endswith('.onnx') else out_path + '.pre'
     quant_pre_process(float_path, pre_path, skip_symbolic_shape=False)
     try:
-        exclude = (stem_nodes(pre_path) if float_stem else []) + output_resize_nodes(pre_path)
+        exclude = float_nodes(pre_path, float_stem)
         quantize_static(
             pre_path, out_path, _Reader(calib_arrays, input_name), quant_format=formats[quant_format.lower()],
             per_channel=per_channel, activation_type=acts[activation_type.lower()], weight_type=QuantType.QInt8,
@@ -277,7 +280,7 @@ def hard_sigmoid_to_clip(path: str, out_path: Optional[str] = None) -> int:
         return numpy_helper.to_array(inits[name]) if name in inits else None
 
     def rebind(tensor, old_scale, old_zp, scale, zp, tag):
-        """Give ``tensor`` its own (scale, zero point) initializers in every node that uses it."""
+        """Give ``tensor`` its own (scale, zero point) initializers in its producer and its consumers."""
         s_name, z_name = f'{old_scale}_{tag}', f'{old_zp}_{tag}'
         graph.initializer.extend([numpy_helper.from_array(np.asarray(scale, np.float32), s_name),
                                   numpy_helper.from_array(np.asarray(zp, value(old_zp).dtype), z_name)])
@@ -319,17 +322,10 @@ def hard_sigmoid_to_clip(path: str, out_path: Optional[str] = None) -> int:
         s_new = beta / (alpha * c)
         z_new = int(np.clip(qmin + round(-lo / s_new), qmin + c, qmax))
         clip_lo, clip_hi = z_new - c, min(qmax, z_new - c + int(round(c / beta)))
-        rebind(x_q, s_name, z_name, s_new, z_new, 'hsig')
         g_q = q.output[0]
-        for node in consumers.get(g_q, []):  # the gate's own scale / zero point
-            for i, name in enumerate(node.input):
-                if name == g_s_name:
-                    node.input[i] = g_s_name + '_hsig'
-                elif name == g_z_name:
-                    node.input[i] = g_z_name + '_hsig'
+        rebind(x_q, s_name, z_name, s_new, z_new, 'hsig')
+        rebind(g_q, g_s_name, g_z_name, alpha * s_new, clip_lo, 'hsig')  # the gate's own scale / zero point
         graph.initializer.extend([
-            numpy_helper.from_array(np.asarray(alpha * s_new, np.float32), g_s_name + '_hsig'),
-            numpy_helper.from_array(np.asarray(clip_lo, qtype), g_z_name + '_hsig'),
             numpy_helper.from_array(np.asarray(clip_lo, qtype), g_q + '_clip_min'),
             numpy_helper.from_array(np.asarray(clip_hi, qtype), g_q + '_clip_max')])
         replace[id(q)] = helper.make_node('Clip', [x_q, g_q + '_clip_min', g_q + '_clip_max'], [g_q],

@@ -61,6 +61,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.pad_channels < 0:
+        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
     warnings.filterwarnings('ignore')
     prep = prepare(args.config, args.checkpoint, args.shape, parse_cfg_options(args.cfg_options))
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
@@ -68,8 +70,6 @@ def main(argv=None):
     fpath, qpath = osp.join(out_dir, f'{name}.onnx'), osp.join(out_dir, f'{name}.int8.onnx')
     exp = export(prep, fpath)
     print(f'float: {fpath} (ONNX Runtime vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
-    if args.pad_channels < 0:
-        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
     res = quantize(prep, fpath, qpath, args.calib_dir, args.eval_dir or args.calib_dir, args.num_calib, args.num_eval,
                    args.format, not args.per_tensor, args.activation_type, args.calibrate_method,
                    pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
