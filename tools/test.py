@@ -14,7 +14,6 @@ The checkpoint is loaded with ``torch.load(weights_only=True)`` and checked agai
 before anything runs; a missing, corrupt or foreign checkpoint is refused with one line.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -22,9 +21,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from mmv3.engine.cli import (ToolError, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
-                             check_dataset_roots, check_registered_types, prepare_config, run_cli,
-                             setup_cpu_distributed)
+from mmv3.engine.cli import (ToolError, add_launcher_args, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
+                             check_dataset_roots, check_registered_types, parse_tool_args, prepare_config,
+                             run_cli, setup_cpu_distributed)
 
 VIS_DEFAULTS = dict(
     mmseg=(dict(type='SegVisualizationHook'), dict(type='SegLocalVisualizer')),
@@ -49,13 +48,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config; every key must exist in the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def enable_visualization(cfg, scope: str, args) -> None:

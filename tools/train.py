@@ -20,7 +20,6 @@ SyncBN: configs use plain BN. mmengine reverts SyncBN to BN when not distributed
 """
 import argparse
 import logging
-import os
 import os.path as osp
 import sys
 
@@ -29,9 +28,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
-from mmv3.engine.cli import (ToolError, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
+from mmv3.engine.cli import (ToolError, add_launcher_args, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
                              check_dataset_roots, check_pretrained, check_registered_types,
-                             find_resume_checkpoint, prepare_config, run_cli, setup_cpu_distributed)
+                             find_resume_checkpoint, parse_tool_args, prepare_config, run_cli,
+                             setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -51,14 +51,8 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, e.g. train_cfg.max_iters=100 '
         'model.backbone.widen_factor=0.5; every key must exist in the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def use_safe_hooks(cfg) -> None:

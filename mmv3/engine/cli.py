@@ -205,6 +205,22 @@ def setup_scope(cfg, path: str) -> str:
     return scope
 
 
+def add_launcher_args(parser) -> None:
+    """``--launcher`` and ``--local-rank`` / ``--local_rank``, as every OpenMMLab train / test tool has them."""
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser, argv=None):
+    """``parser.parse_args(argv)``, then ``LOCAL_RANK`` from ``--local-rank`` when the launcher did not set it."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
 def prepare_config(args):
     """The config a tool runs, after the checks that need no Runner.
 
