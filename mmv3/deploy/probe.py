@@ -126,11 +126,10 @@ def make_probe_model(prep, root: str, num_bn_images: int = 200, batch_size: int 
     feats = []
     handle = fc.register_forward_hook(lambda m, i, o: feats.append(i[0].flatten(1)))
     with torch.no_grad():
-        for xb in torch.split(torch.cat([x_train, x_val]), batch_size):
+        for xb in torch.split(x_train, batch_size):
             wrapper(xb)
     handle.remove()
-    f = torch.cat(feats)
-    f_train, f_val = f[:len(x_train)], f[len(x_train):]
+    f_train = torch.cat(feats)
     classes = sorted(set(y_train.tolist()))
     remap = {c: i for i, c in enumerate(classes)}
     w, b = fit_probe(f_train, torch.tensor([remap[c] for c in y_train.tolist()]), len(classes))

@@ -32,6 +32,7 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     warnings.filterwarnings('ignore')
+    torch.manual_seed(args.seed)  # the random backbone too, not only the probe
     prep = prepare(args.config, shape=args.shape, fold=False)
     acc = make_probe_model(prep, args.data_root, args.num_images, seed=args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
