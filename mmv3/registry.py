@@ -27,3 +27,7 @@ def toolbox_scope(scope):
     """
     from mmengine.registry import DefaultScope
     return DefaultScope.overwrite_default_scope(scope)
+
+#: Deployment runtimes (ONNX Runtime, PyTorch, ...), by name: ``RUNTIMES.build(dict(type='onnxruntime'))``.
+#: No OpenMMLab toolbox has this kind, so it has no parent. See :mod:`mmv3.deploy.runtimes`.
+RUNTIMES = Registry('runtime', scope='mmv3', locations=['mmv3.deploy.runtimes'])

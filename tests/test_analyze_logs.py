@@ -4,6 +4,8 @@ import os.path as osp
 
 import pytest
 
+from mmv3.apis import ToolError
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -33,7 +35,7 @@ def load_tool():
 
 
 def test_curves_from_log(tmp_path):
-    from mmv3.deploy.logs import curve, load_json_log, smooth
+    from mmv3.analysis.logs import curve, load_json_log, smooth
     log = load_json_log(write_log(str(tmp_path / 'a.json')))
     assert len(log['train']) == 40 and len(log['val']) == 4
     x, y, xlabel = curve(log, 'loss')
@@ -61,7 +63,7 @@ def test_plot_curve_cli(tmp_path, capsys):
     assert img.shape[1] > 1.5 * img.shape[0]  # two panels side by side
     tool.main(['cal_train_time', a])
     assert 's/iter' in capsys.readouterr().out
-    with pytest.raises(SystemExit, match='available keys'):
+    with pytest.raises(ToolError, match='available keys'):
         tool.main(['plot_curve', a, '--keys', 'nope', '--out', str(tmp_path / 'x.png')])
-    with pytest.raises(SystemExit, match='log not found'):
+    with pytest.raises(ToolError, match='log not found'):
         tool.main(['plot_curve', str(tmp_path / 'missing.json'), '--out', str(tmp_path / 'x.png')])

@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mmv3.apis import ToolError
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = osp.join(ROOT, 'configs/cls/mobilenet-v3-small_8xb512_in1k.py')
 SEG_CFG = osp.join(ROOT, 'configs/seg/lraspp_v3_small_cityscapes.py')
@@ -112,7 +114,7 @@ def test_export_cls_roundtrip(tmp_path):
 def test_export_seg_dynamic_roundtrip(tmp_path):
     """Dynamic H/W: traced at 128x256 (features smaller than the 49x49 pool), checked at other sizes,
     including one whose 1/16 features exceed 49 so that the pool really slides (stride 16, 20)."""
-    from mmv3.deploy.onnx_export import ort_session, run_ort, run_torch
+    from mmv3.deploy.runtimes import ort_session, run_ort, run_torch
     from mmv3.deploy.pipeline import export
     prep = prepare_randomized(SEG_CFG, (128, 256))
     res = export(prep, str(tmp_path / 'seg.onnx'), dynamic=True, extra_shapes=[(160, 192), (832, 1056)])
@@ -130,7 +132,7 @@ def test_export_seg_dynamic_roundtrip(tmp_path):
 
 def test_export_det_roundtrip_and_postprocess(tmp_path):
     from mmv3.deploy.detection import postprocess
-    from mmv3.deploy.onnx_export import ort_session, run_ort, run_torch
+    from mmv3.deploy.runtimes import ort_session, run_ort, run_torch
     from mmv3.deploy.pipeline import export
     prep = prepare_randomized(DET_CFG, (320, 320), {'model.test_cfg.score_thr': 0.0, 'model.test_cfg.max_per_img': 30},
                               conv_std=0.7)
@@ -170,7 +172,7 @@ def test_export_cli_reports_diff(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------------------- int8
 def test_agreement_metrics():
-    from mmv3.deploy.quantize import agreement, confusion_miou
+    from mmv3.deploy.metrics import agreement, confusion_miou
     f = [[np.array([[0., 1., 2.]])], [np.array([[3., 1., 2.]])], [np.array([[0., 5., 2.]])]]
     q = [[np.array([[0., 1., 2.5]])], [np.array([[1., 1., 2.]])], [np.array([[0., 5., 2.]])]]
     assert agreement('cls', f, q)['top1_agreement'] == pytest.approx(2 / 3)
@@ -182,8 +184,9 @@ def test_agreement_metrics():
 
 def test_quantize_int8_cls_and_seg(tmp_path):
     from mmv3.datasets.sample_data import make_cityscapes, make_imagenet
-    from mmv3.deploy.onnx_export import ort_session, run_ort
-    from mmv3.deploy.pipeline import export, quantize, read_images
+    from mmv3.deploy.calibration import read_images
+    from mmv3.deploy.pipeline import export, quantize
+    from mmv3.deploy.runtimes import ort_session, run_ort
     make_imagenet(str(tmp_path / 'imagenet'), num_train=10, num_val=20, img_size=(72, 72), num_classes=10)
     make_cityscapes(str(tmp_path / 'cityscapes'), num_train=2, num_val=4, img_size=(128, 256))
     city = tmp_path / 'cityscapes/leftImg8bit'
@@ -243,8 +246,9 @@ def test_pad_channels_is_the_same_function():
 
 def test_hard_sigmoid_runs_as_an_integer_clip(tmp_path):
     """The int8 hard-sigmoid rewrite: exact math, fewer float ops, and as accurate as the float gate."""
-    from mmv3.deploy.onnx_export import export_onnx, ort_session, run_ort
-    from mmv3.deploy.quantize import hard_sigmoid_to_clip, quantize_onnx
+    from mmv3.deploy.graph_passes import hard_sigmoid_to_clip
+    from mmv3.deploy.onnx_export import export_onnx
+    from mmv3.deploy.runtimes import ort_session, quantize_onnx, run_ort
     from mmv3.models.layers import SELayer
 
     torch.manual_seed(0)
@@ -273,7 +277,7 @@ def test_hard_sigmoid_runs_as_an_integer_clip(tmp_path):
 
 
 def test_float_stem_keeps_the_first_layers_in_float(tmp_path):
-    from mmv3.deploy.pipeline import quantize_model
+    from mmv3.deploy.runtimes import quantize_model
     prep = prepare_randomized(CLS_CFG, (64, 64))
     fpath, qpath = str(tmp_path / 'f.onnx'), str(tmp_path / 'q.onnx')
     from mmv3.deploy.onnx_export import export_onnx
@@ -290,7 +294,8 @@ def test_float_stem_keeps_the_first_layers_in_float(tmp_path):
 
 
 def test_quantize_refuses_bad_args(tmp_path):
-    from mmv3.deploy.quantize import list_images, quantize_onnx
+    from mmv3.deploy.calibration import list_images
+    from mmv3.deploy.runtimes import quantize_onnx
     with pytest.raises(FileNotFoundError, match='make_sample_data'):
         list_images(str(tmp_path / 'nope'))
     with pytest.raises(ValueError, match='quant_format'):
@@ -299,7 +304,7 @@ def test_quantize_refuses_bad_args(tmp_path):
 
 # ----------------------------------------------------------------------------------------- benchmark
 def test_latency_stats():
-    from mmv3.deploy.latency import latency_stats, time_fn
+    from mmv3.analysis.latency import latency_stats, time_fn
     s = latency_stats([1.0, 2.0, 3.0, 4.0, 100.0])
     assert s['median'] == 3.0 and s['min'] == 1.0 and s['max'] == 100.0 and s['iqr'] == pytest.approx(2.0)
     calls = []
@@ -322,9 +327,9 @@ def test_benchmark_cli_smoke(tmp_path, capsys):
     assert 'fastest peer' in text and 'int8 speedup' in text
     stats = json.loads((tmp_path / 'bench.json').read_text())
     assert len(stats) == 3 * 4 and all(v['n'] == 2 and v['median'] > 0 for v in stats.values())
-    with pytest.raises(ValueError, match='allowed'):
+    with pytest.raises(ToolError, match='allowed'):
         mod.main([CLS_CFG, '--modes', 'eager,tensorrt'])
-    with pytest.raises(SystemExit, match='--pad-channels must be >= 0'):
+    with pytest.raises(ToolError, match='--pad-channels must be >= 0'):
         mod.main([CLS_CFG, '--pad-channels', '-1'])
 
 
@@ -333,7 +338,7 @@ def test_quantize_cli_refuses_negative_padding():
     spec = importlib.util.spec_from_file_location('quant', osp.join(ROOT, 'tools/deployment/quantize.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    with pytest.raises(SystemExit, match='--pad-channels must be >= 0, got -2'):
+    with pytest.raises(ToolError, match='--pad-channels must be >= 0, got -2'):
         mod.main([CLS_CFG, '--calib-dir', 'unused', '--pad-channels', '-2'])
 
 
@@ -342,7 +347,7 @@ def test_probe_checkpoint_makes_a_working_classifier(tmp_path):
     import importlib.util
 
     from mmv3.datasets.sample_data import make_imagenet
-    from mmv3.deploy.builder import build_from_config
+    from mmv3.apis import build_from_config
     make_imagenet(str(tmp_path / 'in'), num_train=40, num_val=8, img_size=(72, 72), num_classes=4)
     spec = importlib.util.spec_from_file_location('probe', osp.join(ROOT, 'tools/deployment/make_probe_checkpoint.py'))
     mod = importlib.util.module_from_spec(spec)
@@ -353,7 +358,8 @@ def test_probe_checkpoint_makes_a_working_classifier(tmp_path):
     bn_vars = [v for k, v in state.items() if k.endswith('running_var')]
     assert bn_vars and not all(torch.allclose(v, torch.ones_like(v)) for v in bn_vars)  # re-estimated
     wrapper, _, _ = build_from_config(CLS_CFG, str(ckpt))  # loads strictly into the config's model
-    from mmv3.deploy.pipeline import Prepared, read_images
+    from mmv3.deploy.calibration import read_images
+    from mmv3.deploy.pipeline import Prepared
     prep = Prepared(wrapper, None, None, 'cls', (64, 64))
     _, arrays, labels = read_images(prep, str(tmp_path / 'in/train'))
     with torch.no_grad():
@@ -366,7 +372,7 @@ def test_deploy_loader_is_the_safe_loader(tmp_path):
     """Checkpoints given to the deployment tools go through mmv3.engine's weights_only loader."""
     import pickle
 
-    from mmv3.deploy.builder import load_checkpoint
+    from mmv3.apis import load_weights as load_checkpoint
     from mmv3.engine import CheckpointError
 
     class Evil:

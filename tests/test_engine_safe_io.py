@@ -151,7 +151,7 @@ def test_resave_makes_a_trusted_stock_checkpoint_safe(tmp_path):
 def test_auto_resume_skips_a_damaged_newest_checkpoint(tmp_path):
     """--resume without a path: last_checkpoint names a damaged file (e.g. written by a plain
     non-atomic CheckpointHook that was killed): the newest complete checkpoint is used."""
-    from mmv3.engine.cli import find_resume_checkpoint
+    from mmv3.apis import find_resume_checkpoint
     model = torch.nn.Linear(3, 2)
     good = str(tmp_path / 'iter_2.pth')
     torch.save(dict(meta=dict(iter=2, epoch=0), state_dict=model.state_dict(), message_hub={}),

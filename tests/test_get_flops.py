@@ -46,8 +46,11 @@ def test_mmengine_convention_counts_more(capsys):
 
 
 def test_missing_config_is_one_line(capsys):
-    with pytest.raises(SystemExit, match='config file not found'):
+    with pytest.raises(SystemExit) as e:
         run_tool(capsys, 'configs/nope.py')
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('get_flops.py: error: config file configs/nope.py does not exist')
 
 
 def test_train_speed_tool_runs(capsys):

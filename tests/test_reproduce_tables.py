@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from mmv3.deploy.paper_tables import PAPER_ROWS, TABLE_SPECS, find_row, rows_of
+from mmv3.analysis.paper_tables import PAPER_ROWS, TABLE_SPECS, find_row, rows_of
+from mmv3.apis import ToolError
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PAPER_MD = osp.join(osp.dirname(ROOT), 'shared', 'paper', 'mobilenetv3.md')
@@ -67,8 +68,8 @@ def test_paper_numbers_match_the_transcription():
 def test_report_numbers_equal_the_counter(tmp_path, capsys):
     """Fast rows of Tables 3 and 6: the report shows exactly what count_model measures on the config."""
     from mmv3.analysis import count_model
-    from mmv3.deploy.builder import build_model, load_config
-    from mmv3.deploy.reproduce import merged_options
+    from mmv3.analysis.reproduce import merged_options
+    from mmv3.apis import build_model, load_config
     tool = load_tool()
     names = ['V3-Small 0.75', 'T6:V3-Small†']
     tool.main(['--tables', '3', '6', '--rows', *names, '--out', str(tmp_path)])
@@ -103,12 +104,12 @@ def test_per_row_override_changes_the_count(capsys):
     # 1001 -> 11 classes removes 990 x (1024 + 1) classifier parameters: ~1.03M instead of 2.04M
     measured = float(line.split('|')[5])
     assert 1.0 < measured < 1.1
-    with pytest.raises(SystemExit):
+    with pytest.raises(ToolError, match='ROW:KEY=VALUE'):
         tool.main(['--override', 'no-colon'])
 
 
 def test_missing_config_is_reported_not_fatal(tmp_path):
-    from mmv3.deploy.reproduce import format_markdown, measure_row
+    from mmv3.analysis.reproduce import format_markdown, measure_row
     row = find_row(3, 'V3-Small 1.0')
     res = measure_row(row, root=str(tmp_path))  # no configs under tmp_path
     assert res.status == 'missing config' and res.params is None

@@ -154,7 +154,7 @@ def test_refused_with_one_line(refusals, case):
 def test_cfg_options_key_rules():
     """In-process: which --cfg-options keys are accepted (see check_cfg_options)."""
     from mmengine.config import Config
-    from mmv3.engine.cli import ToolError, check_cfg_options
+    from mmv3.apis import ToolError, check_cfg_options
     cfg = Config(dict(
         model=dict(type='M', backbone=dict(type='B', depth=1), init_cfg=None),
         train_cfg=dict(max_iters=4),

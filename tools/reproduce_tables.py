@@ -3,7 +3,7 @@
     python tools/reproduce_tables.py [--tables 3 6 7] [--rows 'V3-Large 1.0' ...] [--out DIR]
         [--override 'V3-Large 1.0:model.head.num_classes=1000' ...]
 
-Every row of the paper (``mmv3/deploy/paper_tables.py``: the paper's numbers and the config behind each
+Every row of the paper (``mmv3/analysis/paper_tables.py``: the paper's numbers and the config behind each
 row) is built from its config with mmengine's registry and counted with the paper's convention
 (``mmv3.analysis.count_model``): 224x224 and 1001 classes (Table 3), 320x320 and 91 class slots
 (Table 6), 1025x2049 (Table 7). Prints Markdown, paper vs measured with the relative error;
@@ -18,11 +18,10 @@ import sys
 import warnings
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from mmv3.analysis.reproduce import format_markdown, plot, reproduce, to_records
+from mmv3.apis import ToolError, parse_cfg_options, run_cli
 
-from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
-from mmv3.deploy.reproduce import format_markdown, plot, reproduce, to_records  # noqa: E402
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
@@ -45,7 +44,7 @@ def parse_overrides(items):
     for item in items:
         row, sep, kv = item.rpartition(':')
         if not sep or '=' not in kv:
-            raise SystemExit(f"--override expects 'ROW:KEY=VALUE', got {item!r}")
+            raise ToolError(f"--override expects 'ROW:KEY=VALUE', got {item!r}")
         out.setdefault(row, {}).update(parse_cfg_options([kv]))
     return out
 
@@ -60,7 +59,7 @@ def main(argv=None):
 
     results = reproduce(args.tables, args.root, parse_overrides(args.override), args.rows, args.device, progress)
     if not results:
-        raise SystemExit(f'no rows selected (tables {args.tables}, rows {args.rows})')
+        raise ToolError(f'no rows selected (tables {args.tables}, rows {args.rows})')
     text = format_markdown(results)
     print(text)
     print(f'({len(results)} rows in {time.time() - t0:.0f} s)', file=sys.stderr)
@@ -75,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'reproduce_tables.py')

@@ -19,19 +19,9 @@ SyncBN: configs use plain BN. mmengine reverts SyncBN to BN when not distributed
 ``--launcher pytorch|slurm`` add ``--sync-bn`` to convert BN to ``torch.nn.SyncBatchNorm``.
 """
 import argparse
-import logging
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-
-from mmv3.engine.cli import (ToolError, add_launcher_args, build_model_for_checks, check_checkpoint_for_model,  # noqa: E402
-                             check_dataset_roots, check_pretrained, check_registered_types,
-                             find_resume_checkpoint, parse_tool_args, prepare_config, run_cli,
-                             setup_cpu_distributed)
+from mmv3.apis import (add_cfg_options, add_launcher_args, build_runner, parse_tool_args, prepare_train_config,
+                       run_cli)
 
 
 def parse_args(argv=None):
@@ -47,87 +37,15 @@ def parse_args(argv=None):
     parser.add_argument(
         '--sync-bn', action='store_true',
         help='convert BN to SyncBN (torch) when distributed; ignored otherwise')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. train_cfg.max_iters=100 '
-        'model.backbone.widen_factor=0.5; every key must exist in the config')
+    add_cfg_options(parser)
     add_launcher_args(parser)
     return parse_tool_args(parser, argv)
 
 
-def use_safe_hooks(cfg) -> None:
-    """Swap in mmv3's checkpoint hook and add the non-finite-loss guard."""
-    hooks = cfg.get('default_hooks', None)
-    if hooks is not None and isinstance(hooks.get('checkpoint'), dict):
-        if hooks.checkpoint.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
-            hooks.checkpoint.type = 'mmv3.SafeCheckpointHook'
-    custom = list(cfg.get('custom_hooks', None) or [])
-    if not any(str(h.get('type', '')).endswith('NonFiniteLossHook') for h in custom):
-        custom.append(dict(type='mmv3.NonFiniteLossHook'))
-    cfg.custom_hooks = custom
-
-
 def main(argv=None):
     args = parse_args(argv)
-    import mmv3.engine  # noqa: F401  (safe-load allow-list, hooks, atomic backend)
-
-    cfg, scope = prepare_config(args)  # config, --cfg-options, toolbox scope, work_dir
-
-    if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            raise ToolError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); none is '
-                            'available here: train without --amp')
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
-        elif wrapper != 'OptimWrapper':
-            raise ToolError(f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper}')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-
-    if args.sync_bn and args.launcher != 'none':
-        cfg.sync_bn = 'torch'
-
-    loaders = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') else ())
-    check_dataset_roots(cfg, loaders)
-
-    check_registered_types(cfg, ('train', ) + (('val', ) if cfg.get('val_cfg') else ()))
-    model = build_model_for_checks(cfg)
-    check_pretrained(cfg, model)
-    if args.resume == 'auto' or (args.resume is None and cfg.get('resume', False)
-                                 and not cfg.get('load_from')):
-        found = find_resume_checkpoint(cfg.work_dir, model,
-                                       log=lambda m: print_log(m, logger='current',
-                                                               level=logging.WARNING))
-        if found is None:
-            print_log(f'no complete checkpoint in {cfg.work_dir} to resume from: '
-                      'training from the start', logger='current', level=logging.WARNING)
-            cfg.resume, cfg.load_from = False, None
-        else:
-            cfg.resume, cfg.load_from = True, found
-    elif args.resume is not None:
-        check_checkpoint_for_model(args.resume, model, what='--resume checkpoint', resume=True)
-        cfg.resume, cfg.load_from = True, args.resume
-    elif cfg.get('load_from'):
-        what = '--resume checkpoint (load_from)' if cfg.get('resume') else 'load_from checkpoint'
-        check_checkpoint_for_model(cfg.load_from, model, what=what,
-                                   resume=bool(cfg.get('resume')))
-    del model
-
-    use_safe_hooks(cfg)
-
-    setup_cpu_distributed(cfg, args.launcher)
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    print_log(f'toolbox: {scope}', logger='current')
-    runner.train()
+    cfg, _ = prepare_train_config(args)  # every check before anything is written
+    build_runner(cfg, args.launcher).train()
 
 
 if __name__ == '__main__':

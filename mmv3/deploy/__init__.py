@@ -1,22 +1,20 @@
-"""Deployment and reproduction tooling: reusable logic behind the thin CLIs in ``tools/``.
+"""Deployment: BN folding, export to a runtime, int8, detection post-processing.
 
-- :mod:`.builder`: config path -> eval model -> :class:`TaskWrapper` (tensor in, tensors out).
-- :mod:`.fuse`: fold BN into convs (hook-traced pairs, checked).
-- :mod:`.onnx_export`: ONNX export + ONNX Runtime round-trip check.
-- :mod:`.quantize`: ONNX Runtime static int8 quantization, image-folder calibration, agreement.
+- :mod:`.runtimes`: the runtimes, one registered class each (:data:`mmv3.registry.RUNTIMES`:
+  ``onnxruntime``, ``torch``): export, load, run, optional quantize; :func:`~.runtimes.verify`
+  checks any of them against PyTorch.
+- :mod:`.pipeline`: config -> folded model -> artifact (-> int8): what ``tools/deployment`` runs.
+- :mod:`.fuse`: fold BN into convs (hook-traced pairs, checked); pad bneck widths for int8.
+- :mod:`.onnx_export`, :mod:`.rewriters`: the ONNX file (TorchScript exporter, export-time rewrites).
+- :mod:`.calibration`: calibration / evaluation images preprocessed as the model expects.
+- :mod:`.graph_passes`: the int8 recipe's ONNX graph passes (float nodes, integer hard-sigmoid).
+- :mod:`.metrics`: agreement of a reduced-precision model with the float one.
 - :mod:`.detection`: documented post-processing of exported detectors.
-- :mod:`.latency`, :mod:`.benchmark`: single-thread CPU latency, interleaved comparisons.
-- :mod:`.paper_tables`, :mod:`.reproduce`: the paper's Tables 3/6/7 as data, regenerated from configs.
-- :mod:`.logs`: mmengine json log curves.
 
-onnx / onnxruntime / matplotlib are imported only when a function needs them.
+Config -> model is :mod:`mmv3.apis`; latency, benchmarks and the paper's tables are
+:mod:`mmv3.analysis`. onnx / onnxruntime are imported only when a function needs them.
 """
-from .builder import TaskWrapper, build_from_config, build_model, load_config, preprocess_params, task_of
 from .fuse import count_bn, fold_bn
-from .latency import latency_stats, time_fn
-from .paper_tables import PAPER_ROWS, TABLE_SPECS, PaperRow, find_row, rows_of
+from .runtimes import build_runtime, verify
 
-__all__ = [
-    'TaskWrapper', 'build_from_config', 'build_model', 'load_config', 'preprocess_params', 'task_of', 'count_bn',
-    'fold_bn', 'latency_stats', 'time_fn', 'PAPER_ROWS', 'TABLE_SPECS', 'PaperRow', 'find_row', 'rows_of'
-]
+__all__ = ['count_bn', 'fold_bn', 'build_runtime', 'verify']

@@ -30,7 +30,7 @@ def postprocess(model, outputs: Sequence[np.ndarray], img_shape: Tuple[int, int]
     """Boxes from the raw head outputs of an exported detector, with mmdet's own head code.
 
     Args:
-        model: The mmdet detector (or its :class:`~mmv3.deploy.builder.TaskWrapper`).
+        model: The mmdet detector (or its :class:`~mmv3.apis.TaskWrapper`).
         outputs (list[np.ndarray]): ``cls_score_0..L-1, bbox_pred_0..L-1`` as ONNX Runtime returns them.
         img_shape (tuple): ``(H, W)`` of the network input.
         scale_factor (tuple): ``(w_scale, h_scale)`` of the resize from the original image.

@@ -1,4 +1,4 @@
-"""mmv3.engine: safe and atomic checkpoints, training guards, CLI validation helpers.
+"""mmv3.engine: what runs inside the Runner: safe and atomic checkpoints, training guards.
 
 Importing this package (directly, or via ``custom_imports=dict(imports=['mmv3'])`` once
 ``mmv3/__init__.py`` imports it) allow-lists the classes mmengine writes into checkpoints for

@@ -26,7 +26,7 @@ import pickle
 import re
 import zipfile
 from collections.abc import Mapping
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -184,7 +184,9 @@ def check_weights_match(state_dict: Mapping,
                         filename: str,
                         what: str = 'checkpoint',
                         strict: bool = False,
-                        prefix: Optional[str] = None) -> Dict[str, List[str]]:
+                        prefix: Optional[str] = None,
+                        allow_unexpected: bool = True,
+                        ignore_unexpected: Sequence[str] = ()) -> Dict[str, List[str]]:
     """Compare a checkpoint's weights with a model's state dict.
 
     Args:
@@ -192,8 +194,12 @@ def check_weights_match(state_dict: Mapping,
         model_state (Mapping): ``model.state_dict()`` of the model (or sub-module) to load into.
         filename (str): For messages.
         what (str): For messages.
-        strict (bool): Require every model tensor present with the same shape (resume).
-            Otherwise only refuse when nothing matches (a foreign checkpoint).
+        strict (bool): Require every model tensor present with the same shape (resume, and
+            loading weights for deployment). Otherwise only refuse when nothing matches (a
+            foreign checkpoint).
+        allow_unexpected (bool): With ``strict``, whether checkpoint tensors the model does not
+            have are accepted. Default: True (mmengine's resume ignores them).
+        ignore_unexpected (Sequence[str]): Key prefixes never counted as unexpected.
         prefix (str, optional): Only checkpoint keys under this prefix are used, with it
             stripped (as ``init_cfg=dict(type='Pretrained', prefix=...)`` does).
 
@@ -222,7 +228,9 @@ def check_weights_match(state_dict: Mapping,
             f'{what} {filename} does not fit this model: none of its {len(shapes)} tensors match '
             f'the model\'s {len(want)} (e.g. it has {example!r}, the model expects '
             f'{next(iter(want))!r}); is it a checkpoint of another model?')
-    if strict and (missing or mismatched):
+    extra = [] if allow_unexpected else [
+        k for k in unexpected if not k.startswith(tuple(ignore_unexpected))]
+    if strict and (missing or mismatched or extra):
         detail = []
         if missing:
             detail.append(f'{len(missing)} missing (e.g. {missing[0]!r})')
@@ -230,9 +238,11 @@ def check_weights_match(state_dict: Mapping,
             k = mismatched[0]
             detail.append(f'{len(mismatched)} with another shape (e.g. {k!r}: '
                           f'{shapes[k]} vs {want[k]})')
+        if extra:
+            detail.append(f'{len(extra)} unexpected (e.g. {extra[0]!r})')
         raise CheckpointError(
             f'{what} {filename} does not fit this model: {", ".join(detail)}; '
-            f'resume needs a checkpoint of the same config')
+            f'{"resume needs" if allow_unexpected else "use"} a checkpoint of the same config')
     return result
 
 

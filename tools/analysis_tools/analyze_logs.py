@@ -10,11 +10,9 @@ step. An unknown key stops with the list of keys the log has.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmv3.deploy.logs import plot_curves, train_time  # noqa: E402
+from mmv3.analysis.logs import plot_curves, train_time
+from mmv3.apis import ToolError, run_cli
 
 
 def parse_args(argv=None):
@@ -36,7 +34,7 @@ def main(argv=None):
     args = parse_args(argv)
     for path in args.json_logs:
         if not osp.isfile(path):
-            sys.exit(f'log not found: {path!r} (expected work_dirs/<exp>/<timestamp>/vis_data/<timestamp>.json)')
+            raise ToolError(f'log not found: {path!r} (expected work_dirs/<exp>/<timestamp>/vis_data/<timestamp>.json)')
     try:
         if args.task == 'plot_curve':
             out = plot_curves(args.json_logs, args.keys, args.out, args.legend, args.title, args.smooth)
@@ -47,8 +45,8 @@ def main(argv=None):
                 print(f'{path}: {t["mean"]:.4f} s/iter (fastest {t["min"]:.4f}, slowest {t["max"]:.4f}, '
                       f'{t["n"]} records)')
     except (KeyError, ValueError) as e:
-        sys.exit(f'error: {e.args[0] if e.args else e}')
+        raise ToolError(str(e.args[0] if e.args else e)) from None
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'analyze_logs.py')

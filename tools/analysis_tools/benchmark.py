@@ -12,30 +12,28 @@ With several configs and no ``--compare``, ratios are to the first config (e.g. 
 import argparse
 import json
 import os.path as osp
-import sys
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
 
-import torch  # noqa: E402
-
-from mmv3.deploy.benchmark import (Candidate, format_results, make_workdir, mmseg_config_path,  # noqa: E402
-                                   parse_modes, peer_classifiers, setup_runners, time_interleaved)
-from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
-from mmv3.deploy.pipeline import prepare, read_images  # noqa: E402
+from mmv3.analysis.benchmark import (Candidate, format_results, make_workdir, mmseg_config_path, parse_modes,
+                                     peer_classifiers, setup_runners, time_interleaved)
+from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
+from mmv3.deploy.calibration import read_images
+from mmv3.deploy.pipeline import prepare
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('configs', nargs='+', help='config file(s)')
     p.add_argument('--checkpoint', default=None, help='checkpoint of the (first) config; default random init')
-    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                   help='input size (default: 224 cls, 320 det, 1024 2048 seg)')
+    add_shape(p)
     p.add_argument('--repeat', type=int, default=50, help='timed runs per model and mode. Default: 50')
     p.add_argument('--warmup', type=int, default=10, help='untimed runs first. Default: 10')
     p.add_argument('--threads', type=int, default=1, help='CPU threads (torch and ONNX Runtime). Default: 1')
     p.add_argument('--modes', default='eager,fused,ort,ort-int8',
-                   help='comma-separated subset of eager,fused,ort,ort-int8')
+                   help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes), e.g. '
+                        'eager,fused,ort,ort-int8')
     p.add_argument('--compare', action='store_true',
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
     p.add_argument('--calib-dir', default=None, help='image folder for int8 calibration (default: random inputs)')
@@ -50,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default=None, help='where the ONNX files go (default: a temp dir)')
     p.add_argument('--out', default=None, help='also write the Markdown tables (and a .json) here')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE', help='override config keys')
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 
@@ -59,15 +57,15 @@ def main(argv=None):
     warnings.filterwarnings('ignore')  # OpenMMLab deprecation chatter; errors still raise
     modes = parse_modes(args.modes)
     if args.threads < 1:
-        sys.exit(f'--threads must be >= 1, got {args.threads}')
+        raise ToolError(f'--threads must be >= 1, got {args.threads}')
     if args.pad_channels < 0:
-        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
+        raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
     torch.set_num_threads(args.threads)
     workdir = make_workdir(args.work_dir)
     cands, shape, task0, calib = [], None, None, None
     for i, config in enumerate(args.configs):
-        prep = prepare(config, args.checkpoint if i == 0 else None, shape or args.shape,
-                       parse_cfg_options(args.cfg_options), fold=False)
+        prep = prepare(config, args.checkpoint if i == 0 else None, shape or args.shape, args.cfg_options,
+                       fold=False)
         shape, task0 = shape or prep.shape, task0 or prep.task
         if args.calib_dir and 'ort-int8' in modes and calib is None:
             _, calib, _ = read_images(prep, args.calib_dir, args.num_calib)
@@ -107,4 +105,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'benchmark.py')

@@ -11,42 +11,31 @@ counts BN, pooling and upsampling. The paper's inputs: 224x224 with 1001 classes
 by task.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmv3.analysis import CONVENTIONS, count_model  # noqa: E402
-from mmv3.deploy.builder import build_from_config, default_input_shape  # noqa: E402
-from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
+from mmv3.analysis import CONVENTIONS, count_model
+from mmv3.apis import ToolError, add_cfg_options, add_shape, build_from_config, default_input_shape, run_cli
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file path')
-    p.add_argument('--shape', type=int, nargs='+', default=None, metavar='N',
-                   help='input size: H W, or one number for a square input (default by task)')
+    add_shape(p, nargs='+', help_default='by task; one number for a square input')
     p.add_argument('--convention', default='paper', choices=CONVENTIONS, help='counting convention')
     p.add_argument('--device', default='cpu', choices=['cpu', 'meta'],
                    help="'meta' counts from shapes only (fast at 1025x2049; paper convention)")
-    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
-                   help='override config keys, e.g. model.head.num_classes=1001')
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        model, cfg, task = build_from_config(args.config, cfg_options=parse_cfg_options(args.cfg_options),
-                                             seg_resize=False)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        sys.exit(f'get_flops: {e}')
+    if args.shape is not None and len(args.shape) not in (1, 2):
+        raise ToolError(f'--shape takes H W or one number, got {" ".join(map(str, args.shape))}')
+    model, cfg, task = build_from_config(args.config, cfg_options=args.cfg_options, seg_resize=False)
     if args.shape is None:
-        shape = default_input_shape(cfg, task)
-    elif len(args.shape) in (1, 2):
-        shape = tuple(args.shape) * (3 - len(args.shape))
+        shape = default_input_shape(task)
     else:
-        sys.exit(f'get_flops: --shape takes H W or one number, got {args.shape}')
+        shape = tuple(args.shape) * (3 - len(args.shape))
     res = count_model(model, (1, 3) + tuple(shape), convention=args.convention, device=args.device)
     line = '=' * 40
     print(f'{line}\nConfig: {args.config}\nTask: {task}\nInput shape: {shape[0]}x{shape[1]}\n'
@@ -57,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'get_flops.py')

@@ -9,12 +9,11 @@ import argparse
 import os.path as osp
 import resource
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmv3.apis import ToolError, build_model, load_config, run_cli, task_of
 
 
 def main(argv=None):
@@ -26,14 +25,13 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads (default 1)')
     args = p.parse_args(argv)
     if args.iters < 2:
-        sys.exit('train_speed: --iters must be at least 2 (the first is a warm-up)')
+        raise ToolError('--iters must be at least 2 (the first is a warm-up)')
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    from mmv3.deploy.builder import build_model, load_config, task_of
     cfg = load_config(args.config)
     if task_of(cfg) != 'seg':
-        sys.exit(f'train_speed: {args.config} is not a segmentation config (default_scope={cfg.get("default_scope")!r})')
+        raise ToolError(f'{args.config} is not a segmentation config (default_scope={cfg.get("default_scope")!r})')
     torch.set_num_threads(args.threads)
     model = build_model(cfg).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -59,4 +57,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'train_speed.py')

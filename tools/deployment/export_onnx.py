@@ -15,21 +15,17 @@ the max abs difference is printed and the tool exits non-zero when it exceeds th
 import argparse
 import json
 import os.path as osp
-import sys
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
-from mmv3.deploy.pipeline import export, prepare  # noqa: E402
+from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
+from mmv3.deploy.pipeline import export, prepare
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file path')
     p.add_argument('checkpoint', nargs='?', default=None, help='checkpoint (default: random init)')
-    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                   help='input size to trace (default: 224 cls, 320 det, 1024 2048 seg)')
+    add_shape(p)
     dyn = p.add_mutually_exclusive_group()
     dyn.add_argument('--dynamic', dest='dynamic', action='store_true', default=None,
                      help='dynamic batch/height/width (default for segmentation)')
@@ -40,8 +36,7 @@ def parse_args(argv=None):
     p.add_argument('--no-verify', action='store_true', help='skip the ONNX Runtime check')
     p.add_argument('--atol', type=float, default=1e-4, help='absolute tolerance of the check')
     p.add_argument('--rtol', type=float, default=1e-3, help='tolerance relative to max |output|')
-    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
-                   help='override config keys, e.g. model.head.num_classes=1001')
+    add_cfg_options(p)
     p.add_argument('--json', action='store_true', help='print the result as JSON too')
     return p.parse_args(argv)
 
@@ -50,20 +45,19 @@ def main(argv=None):
     args = parse_args(argv)
     warnings.filterwarnings('ignore')  # OpenMMLab deprecation chatter; errors still raise
     if args.opset < 14:
-        sys.exit(f'--opset must be >= 14 (HardSwish), got {args.opset}')
-    prep = prepare(args.config, args.checkpoint, args.shape, parse_cfg_options(args.cfg_options),
-                   fold=not args.no_fold)
+        raise ToolError(f'--opset must be >= 14 (HardSwish), got {args.opset}')
+    prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options, fold=not args.no_fold)
     dynamic = (prep.task == 'seg') if args.dynamic is None else args.dynamic
     out = args.out or osp.join('work_dirs', 'deploy', osp.splitext(osp.basename(args.config))[0] + '.onnx')
     h, w = prep.shape
     extra = [(h + 64, w + 128)] if dynamic else []
     try:
-        res = export(prep, out, dynamic=dynamic, opset=args.opset, verify=not args.no_verify, atol=args.atol,
-                     rtol=args.rtol, extra_shapes=extra)
+        res = export(prep, out, dynamic=dynamic, opset=args.opset, verify=not args.no_verify,
+                     atol=args.atol, rtol=args.rtol, extra_shapes=extra)
     except Exception as e:  # the TorchScript exporter's messages embed the whole IR graph: keep the gist
         first = str(e).strip().splitlines()
-        sys.exit(f'ONNX export of {args.config} failed: {type(e).__name__}: {first[0] if first else ""}'
-                 f'{" (try --static or another --shape)" if dynamic else ""}')
+        raise ToolError(f'ONNX export of {args.config} failed: {type(e).__name__}: {first[0] if first else ""}'
+                        f'{" (try --static or another --shape)" if dynamic else ""}') from e
     print(f'task: {prep.task}  input: 1x3x{h}x{w}{"  (dynamic N/H/W)" if dynamic else ""}  opset {args.opset}')
     print(f'BN folded into convs: {res["num_folded"]}  BatchNormalization nodes left: {res["bn_left"]}')
     print(f'outputs: {", ".join(res["outputs"])}')
@@ -79,8 +73,9 @@ def main(argv=None):
     if args.json:
         print(json.dumps({k: v for k, v in res.items()}, default=str))
     if not ok:
-        sys.exit(f'ONNX Runtime outputs differ from PyTorch beyond atol={args.atol}, rtol={args.rtol}')
+        raise ToolError(f'ONNX Runtime outputs differ from PyTorch beyond atol={args.atol}, rtol={args.rtol}',
+                        exit_code=1)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'export_onnx.py')

@@ -6,20 +6,18 @@ No ImageNet-trained weights can be downloaded here, and a randomly initialised c
 same class for every image, which makes int8-vs-float top-1 agreement meaningless. This tool keeps the
 random backbone, re-estimates every BN's statistics on the training images and fits the final
 classifier layer (linear probe), so the model makes varied, data-driven predictions (accuracy printed).
-See ``mmv3/deploy/probe.py``. The checkpoint holds only tensors (``weights_only`` loadable).
+See ``mmv3/analysis/probe.py``. The checkpoint holds only tensors (``weights_only`` loadable).
 """
 import argparse
 import os
 import os.path as osp
-import sys
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
 
-import torch  # noqa: E402
-
-from mmv3.deploy.pipeline import prepare  # noqa: E402
-from mmv3.deploy.probe import make_probe_model  # noqa: E402
+from mmv3.analysis.probe import make_probe_model
+from mmv3.apis import run_cli
+from mmv3.deploy.pipeline import prepare
 
 
 def main(argv=None):
@@ -43,4 +41,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'make_probe_checkpoint.py')

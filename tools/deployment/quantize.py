@@ -10,7 +10,7 @@ calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the 
 BGR->RGB; classification images are resized to H/0.875 on the short side and centre-cropped), after
 rounding bneck widths up to multiples of 16 with zero channels (``--pad-channels``), keeps the 16-channel
 stem in float (``--int8-stem`` quantizes it too) and runs every hard-sigmoid (h-swish, SE gates) as an
-integer clip (see ``mmv3.deploy.quantize.hard_sigmoid_to_clip``); then it
+integer clip (see ``mmv3.deploy.graph_passes.hard_sigmoid_to_clip``); then it
 reports the agreement with the float model on ``--eval-dir`` (images used for calibration are left
 out when both folders are the same):
 
@@ -22,13 +22,11 @@ out when both folders are the same):
 import argparse
 import json
 import os.path as osp
-import sys
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmv3.deploy.cli import parse_cfg_options  # noqa: E402
-from mmv3.deploy.pipeline import export, prepare, quantize  # noqa: E402
+from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
+from mmv3.deploy.metrics import format_agreement
+from mmv3.deploy.pipeline import export, prepare, quantize
 
 
 def parse_args(argv=None):
@@ -37,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument('checkpoint', nargs='?', default=None, help='checkpoint (default: random init)')
     p.add_argument('--calib-dir', required=True, help='image folder for calibration (any layout, recursive)')
     p.add_argument('--eval-dir', default=None, help='image folder for the agreement check (default: --calib-dir)')
-    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), help='input size (default per task)')
+    add_shape(p)
     p.add_argument('--num-calib', type=int, default=32, help='calibration images. Default: 32')
     p.add_argument('--num-eval', type=int, default=None, help='evaluation images (default: all)')
     p.add_argument('--format', default='QOperator', choices=['QDQ', 'QOperator'],
@@ -55,45 +53,31 @@ def parse_args(argv=None):
     p.add_argument('--float-hard-sigmoid', action='store_true',
                    help='leave hard-sigmoid in float (dequantize/quantize around it) instead of an integer clip')
     p.add_argument('--out-dir', default=None, help='default: work_dirs/deploy')
-    p.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE')
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.pad_channels < 0:
-        sys.exit(f'--pad-channels must be >= 0, got {args.pad_channels}')
+        raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
     warnings.filterwarnings('ignore')
-    prep = prepare(args.config, args.checkpoint, args.shape, parse_cfg_options(args.cfg_options))
+    prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options)
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
     name = osp.splitext(osp.basename(args.config))[0]
     fpath, qpath = osp.join(out_dir, f'{name}.onnx'), osp.join(out_dir, f'{name}.int8.onnx')
     exp = export(prep, fpath)
     print(f'float: {fpath} (ONNX Runtime vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
     res = quantize(prep, fpath, qpath, args.calib_dir, args.eval_dir or args.calib_dir, args.num_calib, args.num_eval,
-                   args.format, not args.per_tensor, args.activation_type, args.calibrate_method,
-                   pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
-                   float_stem=not args.int8_stem)
+                   quant_format=args.format, per_channel=not args.per_tensor, activation_type=args.activation_type,
+                   calibrate_method=args.calibrate_method, pad_multiple=args.pad_channels,
+                   int8_hard_sigmoid=not args.float_hard_sigmoid, float_stem=not args.int8_stem)
     print(f'int8:  {qpath} ({args.format}, {"per-tensor" if args.per_tensor else "per-channel"}, '
           f'{args.activation_type} activations, {res["num_calib"]} calibration images)')
     agr = res.get('agreement', {})
-    if prep.task == 'cls':
-        print(f'top-1 agreement int8 vs float: {agr["top1_agreement"] * 100:.2f}% '
-              f'(top-5 overlap {agr["top5_overlap"] * 100:.2f}%) on {agr["n"]} images')
-        if 'top1_float' in agr:
-            print(f'top-1 accuracy vs labels: float {agr["top1_float"] * 100:.2f}%, int8 {agr["top1_int8"] * 100:.2f}%')
-    elif prep.task == 'seg':
-        line = (f'mIoU of int8 vs float predictions: {agr["miou_vs_float"] * 100:.2f}%, pixel agreement '
-                f'{agr["pixel_agreement"] * 100:.2f}% on {agr["n"]} images')
-        if 'miou_float_gt' in agr:
-            line += (f'; vs ground truth: float {agr["miou_float_gt"] * 100:.2f}% / '
-                     f'int8 {agr["miou_int8_gt"] * 100:.2f}% mIoU')
-        print(line)
-    else:
-        print(f'raw outputs int8 vs float: max abs diff {agr["max_abs_diff"]:.3g}, mean {agr["mean_abs_diff"]:.3g}, '
-              f'correlation {agr["score_corr"]:.4f} on {agr["n"]} images')
+    print(format_agreement(prep.task, agr))
     print(json.dumps(dict(agreement=agr, float=fpath, int8=qpath)))
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'quantize.py')

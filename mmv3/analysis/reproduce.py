@@ -1,6 +1,6 @@
 """Regenerate the paper's Params / MAdds columns (Tables 3, 6, 7) from the configs.
 
-For each :class:`~mmv3.deploy.paper_tables.PaperRow`: load its config with the table's (and the row's)
+For each :class:`~mmv3.analysis.paper_tables.PaperRow`: load its config with the table's (and the row's)
 ``cfg_options``, build the model with mmengine's registry, count it with
 ``mmv3.analysis.count_model(model, input_shape=(1, 3, H, W), convention='paper')`` and compare with the
 paper. :func:`format_markdown` prints paper vs measured with the relative error; :func:`plot` draws
@@ -73,9 +73,9 @@ def measure_row(row: PaperRow, root: str = '.', overrides=None, config: Optional
         device (str): ``'cpu'``, ``'meta'`` (shape-only, fast at 1025x2049) or ``'auto'`` (meta for
             Table 7, falling back to cpu if the meta run fails).
     """
-    from mmv3.analysis import count_model
+    from .complexity import count_model
 
-    from .builder import build_model, load_config
+    from mmv3.apis import build_model, load_config
     path = config or row.config
     if path is None:
         return RowResult(row, status='no config')

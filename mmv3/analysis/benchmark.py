@@ -1,13 +1,15 @@
 """Single-thread CPU latency of configs (and reference implementations) in several execution modes.
 
-Modes (``--modes``):
+Modes (``--modes``) are those of the registered runtimes (:func:`mmv3.deploy.runtimes.all_modes`):
 
 - ``eager``: the PyTorch model as built (``torch.inference_mode``, NCHW).
 - ``fused``: BN folded into the convs (:func:`mmv3.deploy.fuse.fold_bn`) and ``channels_last``.
 - ``ort``: ONNX Runtime float (BN-folded export, all graph optimisations, sequential executor).
-- ``ort-int8``: ONNX Runtime after static int8 quantization (:func:`mmv3.deploy.pipeline.quantize_model`:
+- ``ort-int8``: ONNX Runtime after static int8 quantization (:mod:`mmv3.deploy.runtimes.onnxruntime`:
   bneck widths padded to multiples of 16, QOperator, per-channel, U8S8, hard-sigmoid as an integer
   clip, float stem; calibrated on ``--calib-dir`` images, else on random inputs).
+
+Every exported float artifact is checked against PyTorch first (:func:`mmv3.deploy.runtimes.verify`).
 
 All candidates are timed **interleaved** (one call of each, in a rotating order, ``repeat`` times), so a
 slow phase of the machine hits every model alike and the ratios from one run are fair.
@@ -24,7 +26,6 @@ import torch.nn as nn
 
 from .latency import latency_stats
 
-ALL_MODES = ('eager', 'fused', 'ort', 'ort-int8')
 MMSEG_LRASPP = 'mobilenet_v3/mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024.py'
 
 
@@ -40,10 +41,15 @@ class Candidate:
 
 
 def parse_modes(modes: str) -> List[str]:
+    """``'eager,ort'`` -> ``['eager', 'ort']``, refusing modes no registered runtime offers."""
+    from mmv3.apis import ToolError
+    from mmv3.deploy.runtimes import all_modes
+    known = all_modes()
     out = [m.strip() for m in modes.split(',') if m.strip()]
-    bad = [m for m in out if m not in ALL_MODES]
+    bad = [m for m in out if m not in known]
     if bad or not out:
-        raise ValueError(f'--modes: unknown mode(s) {bad}; allowed: {",".join(ALL_MODES)} (comma-separated)')
+        raise ToolError(f'--modes: unknown mode(s) {",".join(bad) or "(none given)"}; allowed: '
+                        f'{",".join(known)} (comma-separated)')
     return out
 
 
@@ -70,60 +76,31 @@ def peer_classifiers(arch: str, widen_factor: float = 1.0, num_classes: int = 10
     return peers
 
 
-def _ort_runner(path: str, shape, threads: int):
-    from .onnx_export import ort_session
-    sess = ort_session(path, threads)
-    name = sess.get_inputs()[0].name
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    return lambda: sess.run(None, {name: x})
-
-
 def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str], threads: int, workdir: str,
-                  log: Callable[[str], None] = print, int8_options: Optional[dict] = None) -> None:
-    """Build the per-mode zero-argument callables of ``cand`` (exports ONNX / quantizes as needed).
+                  int8_options: Optional[dict] = None) -> None:
+    """Build the per-mode zero-argument callables of ``cand`` through the registered runtimes.
 
-    ``int8_options`` go to :func:`mmv3.deploy.pipeline.quantize_model` (channel padding, format, ...).
+    Each mode's runtime prepares (exports, verifies against PyTorch, quantizes, loads) the BN-folded
+    model, or the model as built for modes with ``fold=False``. ``int8_options`` go to the runtime's
+    ``quantize`` (ONNX Runtime: channel padding, format, ...).
     """
-    from .fuse import fold_bn
-    from .onnx_export import export_onnx
-    from .pipeline import quantize_model
+    from mmv3.deploy.fuse import fold_bn
+    from mmv3.deploy.runtimes import all_modes, build_runtime
+    known = all_modes()
     full = (1, 3) + tuple(shape)
-    x = torch.randn(*full)
+    x = np.random.default_rng(0).standard_normal(full).astype(np.float32)
     model = cand.model.eval()
-    if 'eager' in modes:
-        def eager(m=model, x=x):
-            with torch.inference_mode():
-                return m(x)
-        cand.runners['eager'] = eager
     folded = None
-    if any(m in modes for m in ('fused', 'ort', 'ort-int8')):
-        folded, _ = fold_bn(model, x)
-    if 'fused' in modes:
-        fcl = folded.to(memory_format=torch.channels_last)
-        xcl = x.contiguous(memory_format=torch.channels_last)
-
-        def fused(m=fcl, x=xcl):
-            with torch.inference_mode():
-                return m(x)
-        cand.runners['fused'] = fused
-    if 'ort' in modes or 'ort-int8' in modes:
-        safe = ''.join(c if c.isalnum() else '_' for c in cand.label)
-        fpath = osp.join(workdir, f'{safe}.onnx')
-        folded = folded.to(memory_format=torch.contiguous_format)
-        with torch.no_grad():
-            y = folded(x)
-        n_out = len(y) if isinstance(y, (tuple, list)) else 1
-        export_onnx(folded, fpath, full, [f'out{i}' for i in range(n_out)])
-        if 'ort' in modes:
-            cand.runners['ort'] = _ort_runner(fpath, full, threads)
-        if 'ort-int8' in modes:
-            qpath = osp.join(workdir, f'{safe}.int8.onnx')
-            calib = cand.calib
-            if not calib:
-                rng = np.random.default_rng(0)
-                calib = [rng.standard_normal(full).astype(np.float32) for _ in range(8)]
-            quantize_model(folded, fpath, qpath, calib, **(int8_options or {}))
-            cand.runners['ort-int8'] = _ort_runner(qpath, full, threads)
+    if any(known[m][1].get('fold', True) for m in modes):
+        folded, _ = fold_bn(model, torch.from_numpy(x))
+    runtimes = {}
+    stem = ''.join(c if c.isalnum() else '_' for c in cand.label)
+    for mode in modes:
+        name, opts = known[mode]
+        rt = runtimes.get(name) or runtimes.setdefault(name, build_runtime(name, threads))
+        target = folded if opts.get('fold', True) else model
+        handle = rt.prepare(target, full, workdir, stem, calib=cand.calib, quant_options=int8_options, **opts)
+        cand.runners[mode] = rt.bind(handle, x)
 
 
 def time_interleaved(cands: Sequence[Candidate], modes: Sequence[str], repeat: int, warmup: int,

@@ -100,8 +100,8 @@ def make_probe_model(prep, root: str, num_bn_images: int = 200, batch_size: int 
     Returns:
         dict: ``train_top1`` / ``val_top1`` of the probe classifier (fractions), image counts.
     """
-    from .builder import preprocess_params
-    from .quantize import preprocess_image
+    from mmv3.apis import preprocess_params
+    from mmv3.deploy.calibration import preprocess_image
     if prep.task != 'cls':
         raise ValueError(f'make_probe_model is for classification configs, got task {prep.task!r}')
     torch.manual_seed(seed)

@@ -1,0 +1,84 @@
+"""The one error path of every mmv3 tool.
+
+A refused command raises :class:`ToolError` (or :class:`~mmv3.engine.CheckpointError`, a dataset
+check's :class:`~mmv3.datasets.checks.DatasetNotReadyError`) whose message is one line;
+:func:`run_cli` prints it as ``<prog>: error: <message>`` and exits with status 2 (3 for a
+non-finite loss). ``MMV3_DEBUG=1`` re-raises with the traceback instead.
+"""
+import os
+import re
+import sys
+import traceback
+from typing import Optional
+
+
+class ToolError(Exception):
+    """A refused command; ``str(e)`` is the one-line explanation.
+
+    Args:
+        message (str): What is wrong and how to fix it, on one line.
+        exit_code (int): Exit status :func:`run_cli` uses. Default: 2.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+_REGISTRY_MISS = re.compile(r"([\w.]+) is not in the ([\w:]+) registry")
+
+
+def _known_error_types():
+    from mmv3.datasets.checks import DatasetNotReadyError
+    from mmv3.engine import CheckpointError, NonFiniteLossError
+    return (ToolError, CheckpointError, NonFiniteLossError, DatasetNotReadyError)
+
+
+def explain_exception(exc: BaseException) -> Optional[str]:
+    """One-line explanation of a known failure raised while building/running, else None.
+
+    Follows ``__cause__`` / ``__context__``, so a known error wrapped by mmengine's builders
+    (``KeyError: ... is not in the model registry``, a ``ToolError`` raised inside a hook) is found.
+    """
+    known = _known_error_types()
+    seen = set()
+    e: Optional[BaseException] = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, known):
+            return str(e)
+        m = _REGISTRY_MISS.search(str(e))
+        if isinstance(e, KeyError) and m:
+            name, registry = m.groups()
+            return (f"unknown type '{name}': it is not in the {registry} registry (nor in a "
+                    f"child registry such as mmv3's). Check the spelling, or import the module "
+                    f"that registers it with custom_imports=dict(imports=['...']) in the config "
+                    f"(mmv3 modules: type='mmv3.{name.split('.')[-1]}' with imports=['mmv3'])")
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def run_cli(main, prog: str, argv=None) -> None:
+    """Run ``main()`` (or ``main(argv)``); print known refusals as one line and exit non-zero.
+
+    Args:
+        main (callable): The tool's ``main``.
+        prog (str): Program name for the message, e.g. ``'train.py'``.
+        argv (list, optional): Passed to ``main`` when given.
+    """
+    from mmv3.engine import NonFiniteLossError
+    try:
+        ret = main() if argv is None else main(argv)
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: B902
+        msg = explain_exception(e)
+        if msg is None or os.environ.get('MMV3_DEBUG'):
+            raise
+        code = 3 if isinstance(e, NonFiniteLossError) else getattr(e, 'exit_code', 2)
+        if os.environ.get('MMV3_TRACEBACK'):
+            traceback.print_exc()
+        print(f'{prog}: error: {msg}', file=sys.stderr, flush=True)
+        sys.exit(code)
+    if isinstance(ret, int) and ret:
+        sys.exit(ret)

@@ -1,0 +1,173 @@
+"""Config -> mmengine Runner for ``tools/train.py`` and ``tools/test.py``.
+
+:func:`prepare_train_config` / :func:`prepare_test_config` run every check that needs no Runner
+(config, ``--cfg-options`` keys, dataset folders, registered types, the model and each checkpoint
+it will load) and apply the command's flags, so a refused command starts nothing and writes
+nothing; :func:`build_runner` then builds the Runner as the upstream tools do.
+"""
+import logging
+import os.path as osp
+
+from .checks import check_dataset_roots, check_registered_types
+from .config import prepare_config
+from .dist import setup_cpu_distributed
+from .errors import ToolError
+from .model import (build_model_for_checks, check_checkpoint_for_model, check_pretrained,
+                    find_resume_checkpoint)
+
+VIS_DEFAULTS = dict(
+    mmseg=(dict(type='SegVisualizationHook'), dict(type='SegLocalVisualizer')),
+    mmdet=(dict(type='DetVisualizationHook'), dict(type='DetLocalVisualizer')),
+    mmpretrain=(dict(type='VisualizationHook'), dict(type='UniversalVisualizer')),
+)
+
+
+def _log(msg, level=logging.INFO):
+    from mmengine.logging import print_log
+    print_log(msg, logger='current', level=level)
+
+
+def use_safe_hooks(cfg) -> None:
+    """Swap in mmv3's checkpoint hook and add the non-finite-loss guard."""
+    hooks = cfg.get('default_hooks', None)
+    if hooks is not None and isinstance(hooks.get('checkpoint'), dict):
+        if hooks.checkpoint.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
+            hooks.checkpoint.type = 'mmv3.SafeCheckpointHook'
+    custom = list(cfg.get('custom_hooks', None) or [])
+    if not any(str(h.get('type', '')).endswith('NonFiniteLossHook') for h in custom):
+        custom.append(dict(type='mmv3.NonFiniteLossHook'))
+    cfg.custom_hooks = custom
+
+
+def _enable_amp(cfg) -> None:
+    import torch
+    if not torch.cuda.is_available():
+        raise ToolError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); none is '
+                        'available here: train without --amp')
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        _log('AMP training is already enabled in your config.', logging.WARNING)
+    elif wrapper != 'OptimWrapper':
+        raise ToolError(f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper}')
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def _resolve_resume(cfg, args, model) -> None:
+    """Check the checkpoint a training starts from; ``--resume`` alone finds the newest complete one."""
+    if args.resume == 'auto' or (args.resume is None and cfg.get('resume', False)
+                                 and not cfg.get('load_from')):
+        found = find_resume_checkpoint(cfg.work_dir, model, log=lambda m: _log(m, logging.WARNING))
+        if found is None:
+            _log(f'no complete checkpoint in {cfg.work_dir} to resume from: training from the start',
+                 logging.WARNING)
+            cfg.resume, cfg.load_from = False, None
+        else:
+            cfg.resume, cfg.load_from = True, found
+    elif args.resume is not None:
+        check_checkpoint_for_model(args.resume, model, what='--resume checkpoint', resume=True)
+        cfg.resume, cfg.load_from = True, args.resume
+    elif cfg.get('load_from'):
+        what = '--resume checkpoint (load_from)' if cfg.get('resume') else 'load_from checkpoint'
+        check_checkpoint_for_model(cfg.load_from, model, what=what, resume=bool(cfg.get('resume')))
+
+
+def prepare_train_config(args):
+    """The checked config ``tools/train.py`` runs (``args`` from its parser).
+
+    Returns:
+        tuple: ``(cfg, scope)``.
+    """
+    import mmv3.engine  # noqa: F401  (safe-load allow-list, hooks, atomic backend)
+    cfg, scope = prepare_config(args)  # config, --cfg-options, toolbox scope, work_dir
+    if args.amp:
+        _enable_amp(cfg)
+    if args.sync_bn and args.launcher != 'none':
+        cfg.sync_bn = 'torch'
+    splits = ('train', ) + (('val', ) if cfg.get('val_cfg') else ())
+    check_dataset_roots(cfg, tuple(f'{s}_dataloader' for s in splits))
+    check_registered_types(cfg, splits)
+    model = build_model_for_checks(cfg)
+    check_pretrained(cfg, model)
+    _resolve_resume(cfg, args, model)
+    del model
+    use_safe_hooks(cfg)
+    return cfg, scope
+
+
+def enable_visualization(cfg, scope: str, args) -> None:
+    """Turn the toolbox's visualization hook on and point it at ``--show-dir``."""
+    hook_default, vis_default = VIS_DEFAULTS[scope]
+    hooks = cfg.setdefault('default_hooks', {})
+    if not isinstance(hooks.get('visualization'), dict):
+        hooks['visualization'] = dict(hook_default)
+    if not isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer = dict(vis_default, vis_backends=[dict(type='LocalVisBackend')])
+    vis = hooks['visualization']
+    vis['interval'] = args.interval
+    show_dir = osp.abspath(args.show_dir) if args.show_dir else None
+    if scope == 'mmpretrain':
+        vis['enable'] = True
+        vis['show'] = args.show
+        vis['wait_time'] = args.wait_time
+        if show_dir:
+            vis['out_dir'] = show_dir
+    else:
+        vis['draw'] = True
+        if args.show:
+            vis['show'] = True
+            vis['wait_time'] = args.wait_time
+        if show_dir and scope == 'mmdet':
+            vis['test_out_dir'] = show_dir
+        elif show_dir:  # mmseg: the visualizer's LocalVisBackend writes under save_dir
+            cfg.visualizer['save_dir'] = show_dir
+
+
+def prepare_test_config(args):
+    """The checked config ``tools/test.py`` runs (``args`` from its parser).
+
+    ``--out FILE.pkl`` is returned as ``dump_pkl`` (added to the evaluator by :func:`build_runner`);
+    for mmseg ``--out DIR`` makes the evaluator write label PNGs there.
+
+    Returns:
+        tuple: ``(cfg, scope, dump_pkl)``.
+    """
+    import mmv3.engine  # noqa: F401
+    cfg, scope = prepare_config(args)
+    dump_pkl = None
+    if args.out is not None:
+        if args.out.endswith(('.pkl', '.pickle')):
+            dump_pkl = args.out
+        elif scope == 'mmseg':
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+        else:
+            raise ToolError(f'--out must be a .pkl file for {scope} configs, got {args.out}')
+    check_dataset_roots(cfg, ('test_dataloader', ))
+    check_registered_types(cfg, ('test', ))
+    model = build_model_for_checks(cfg)
+    check_checkpoint_for_model(args.checkpoint, model, what='checkpoint')
+    del model
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show or args.show_dir:
+        enable_visualization(cfg, scope, args)
+    return cfg, scope, dump_pkl
+
+
+def build_runner(cfg, launcher: str = 'none', dump_pkl=None):
+    """The Runner of a prepared config (``runner_type`` honoured); on CPU-only machines
+    ``--launcher pytorch`` runs gloo + CPU DDP (:func:`mmv3.apis.setup_cpu_distributed`)."""
+    setup_cpu_distributed(cfg, launcher)
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if dump_pkl is not None:
+        if cfg.get('default_scope') == 'mmdet':
+            from mmdet.evaluation import DumpDetResults as Dump
+        else:
+            from mmengine.evaluator import DumpResults as Dump
+        runner.test_evaluator.metrics.append(Dump(out_file_path=dump_pkl))
+    _log(f'toolbox: {cfg.get("default_scope")}')
+    return runner
