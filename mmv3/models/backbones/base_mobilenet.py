@@ -8,11 +8,13 @@ The paper's ablations are functions that take rows and return rows:
 (:func:`transform_rows` applies both), then :func:`plan_layers` decodes the rows into final
 widths (:class:`LayerPlan`: the width multiplier, :func:`make_divisible` on every layer,
 expansion ratios kept) and the output stride (:func:`dilate`: atrous convolution after the
-stride budget is spent, TF DeepLab's placement), and :class:`MobileNet` builds one module
-per planned layer.
+stride budget is spent, TF DeepLab's placement), :func:`override_widths` sets per-row final
+widths (``arch_overrides``, NetAdapt's output), and :class:`MobileNet` builds one module per
+planned layer.
 """
 import math
 import re
+from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
 import torch.nn as nn
@@ -24,6 +26,7 @@ from .arch_tables import ARCHS
 
 NL_CFGS = dict(RE=dict(type='ReLU'), HS=dict(type='HSwish'), R6=dict(type='ReLU6'))
 REDUCE_TAIL_MODES = ('rf2', 'dagger')
+OVERRIDE_KEYS = ('exp', 'out')
 _TAP_RE = re.compile(r'^(\d+)\.(expand|depthwise)$')
 
 
@@ -198,6 +201,105 @@ def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=N
     return plan
 
 
+def residual_groups(plan):
+    """The rows that must keep one output width: each residual chain of a stage.
+
+    A bneck with a residual connection (:attr:`LayerPlan.residual`) needs ``out == in``, so
+    the block feeding the first residual block of a chain and every residual block of the
+    chain share one width (V3-Large: ``(0, 1), (2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12),
+    (13, 14, 15)``). A row in no group can change its ``out`` alone.
+
+    Args:
+        plan (list[LayerPlan]): See :func:`plan_layers`.
+
+    Returns:
+        list[tuple[int]]: Row indices per group, in order.
+    """
+    groups = []
+    for i, p in enumerate(plan):
+        if not p.residual:
+            continue
+        if groups and groups[-1][-1] == i - 1:
+            groups[-1].append(i)
+        else:
+            groups.append([i - 1, i])
+    return [tuple(g) for g in groups]
+
+
+def override_widths(plan, overrides):
+    """Per-row final widths (NetAdapt's output as data): ``{row: dict(exp=..., out=...)}``.
+
+    ``row`` is the ``out_indices`` numbering (0 = stem); ``exp`` (a bneck's expansion) and
+    ``out`` (the layer's output) are final channel counts, used as given (no width multiplier,
+    no rounding). Every layer's input follows the previous layer's ``out``; a block without an
+    expansion conv keeps running its depthwise conv on its (new) input; an SE squeeze follows
+    the block's new widths by the table's rule (:func:`se_channels`).
+
+    Widths only: the network keeps the table's convs and residual connections. Refused:
+    ``exp`` on a layer without an expansion conv; an ``out`` on part of a residual group
+    (:func:`residual_groups`: give the whole group the same ``out`` and its residuals stay);
+    widths that would remove an expansion conv (expansion == input) or add a residual
+    (a stride-1 block with output == input where the table has none).
+
+    Args:
+        plan (list[LayerPlan]): See :func:`plan_layers`.
+        overrides (dict[int, dict], optional): The overrides; empty or ``None``: no change.
+
+    Returns:
+        list[LayerPlan]: The plan with the new widths.
+    """
+    if not overrides:
+        return list(plan)
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f'arch_overrides must be a dict {{row: dict(exp=..., out=...)}}, got {overrides!r}')
+    n = len(plan)
+    for row, o in overrides.items():
+        if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < n:
+            raise ValueError(f'arch_overrides: row {row!r} is not a layer of this network: rows are the ints '
+                             f'0..{n - 1} (the out_indices numbering: 0 = stem, {n - 1} = last layer)')
+        if not isinstance(o, Mapping):
+            raise ValueError(f'arch_overrides: row {row} must map to dict(exp=..., out=...), got {o!r}')
+        unknown = sorted(map(str, set(o) - set(OVERRIDE_KEYS)))
+        if unknown:
+            raise ValueError(f"arch_overrides: row {row}: unknown keys {unknown}; allowed: 'exp' (expansion "
+                             f"channels), 'out' (output channels)")
+        for key, v in o.items():
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f'arch_overrides: row {row} {key!r} must be a positive int (a final channel '
+                                 f'count), got {v!r}')
+        if 'exp' in o and not plan[row].expand:
+            p = plan[row]
+            what = 'a bneck whose expansion equals its input' if p.op == 'bneck' else f'a {p.op!r} layer'
+            raise ValueError(f"arch_overrides: row {row} has no expansion conv (it is {what}); only 'out' "
+                             f'can be set there')
+    new, in_ch = [], 3
+    for i, p in enumerate(plan):
+        o = overrides.get(i, {})
+        if p.op == 'conv':
+            mid = None
+        elif p.expand:
+            mid = o.get('exp', p.mid)
+        else:  # dwsep, or a bneck without expansion conv: the depthwise conv runs on the input
+            mid = in_ch
+        new.append(p._replace(in_ch=in_ch, mid=mid, out=o.get('out', p.out)))
+        in_ch = new[-1].out
+    for g in residual_groups(plan):
+        if len({new[j].out for j in g}) > 1:
+            got = ', '.join(f'{j}: {new[j].out}' for j in g if 'out' in overrides.get(j, {}))
+            raise ValueError(f"arch_overrides: rows {', '.join(map(str, g))} share a residual connection "
+                             f"(stage output {plan[g[0]].out}): give them the same 'out' (got {got})")
+    for i, (p, q) in enumerate(zip(plan, new)):
+        if p.expand and not q.expand:
+            raise ValueError(f"arch_overrides: row {i} would expand to {q.mid} channels, its input width, which "
+                             f"removes its expansion conv (widths only): give row {i} another 'exp' or row "
+                             f"{i - 1} another 'out'")
+        if q.residual and not p.residual:
+            raise ValueError(f"arch_overrides: row {i} would output {q.out} channels, its input width, at stride "
+                             f"1, which adds a residual connection the table does not have (widths only): give "
+                             f"row {i} or row {i - 1} another 'out'")
+    return new
+
+
 def se_channels(spec, in_ch, mid):
     """SE squeeze width of a block: ``se_ratio`` x its expansion (or input), rounded per ``spec``."""
     base = mid if spec.se_base == 'mid' else in_ch
@@ -220,6 +322,7 @@ class MobileNet(BaseModule):
       (list[LayerPlan]): one entry per row, final widths (also for rows not built).
     - ``layer_names``: the built modules ``layer0 .. layer{deepest tap}``.
     - ``feature_info`` / ``out_channels``: channels, reduction and module of each tap.
+    - :meth:`residual_groups`: the rows that share one output width.
     - ``int_taps`` (tuple[int]): layers whose outputs are taps; ``inner_taps``
       (dict[int, list[str]]): blocks whose ``'expand'`` / ``'depthwise'`` outputs are taps.
 
@@ -240,6 +343,11 @@ class MobileNet(BaseModule):
         min_channels (int): Lower bound of every layer's rounded width. Default: 8.
         scale_final_conv (bool, optional): Whether the final 1x1 conv follows the width
             multiplier; ``None`` = the network's convention (see ``ArchSpec``). Default: None.
+        arch_overrides (dict[int, dict], optional): Per-row final widths (e.g. NetAdapt's
+            output), ``{row: dict(exp=..., out=...)}`` with ``row`` in the ``out_indices``
+            numbering, applied after the width multiplier; a residual group changes its
+            ``out`` together (:meth:`residual_groups`). See :func:`override_widths`.
+            Default: None.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -251,7 +359,7 @@ class MobileNet(BaseModule):
     arch_name = None  # set by the registered subclasses
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
-                 hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None,
+                 hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
                  frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01), norm_eval=False,
                  with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
@@ -285,7 +393,9 @@ class MobileNet(BaseModule):
         self.out_indices, self._taps = self._parse_taps(out_indices, num_layers)
         if not -1 <= frozen_stages < num_layers:
             raise ValueError(f'{name}: frozen_stages must be in [-1, {num_layers - 1}], got {frozen_stages}')
-        self.plan = plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride)
+        self.arch_overrides = arch_overrides
+        self.plan = override_widths(
+            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride), arch_overrides)
         last_built = max(i for i, _ in self._taps)
         self._build_layers(self.plan[:last_built + 1], spec, nl_cfgs, norm_cfg, with_cp)
         self._resolve_taps()
@@ -349,6 +459,10 @@ class MobileNet(BaseModule):
                 sub = 'expand_conv' if kind == 'expand' else 'depthwise_conv'
                 self.feature_info.append(dict(num_chs=p.mid, reduction=r, module=f'layer{i}.{sub}', index=t))
         self.out_channels = tuple(f['num_chs'] for f in self.feature_info)
+
+    def residual_groups(self):
+        """The rows that must change their ``out`` together (:func:`residual_groups` of ``plan``)."""
+        return residual_groups(self.plan)
 
     @property
     def int_taps(self):
