@@ -244,6 +244,16 @@ def test_pad_channels_is_the_same_function():
         assert pad_channels(m, 16) == 0  # idempotent
 
 
+def test_pad_channels_leaves_tapped_blocks_alone():
+    from mmv3.deploy.fuse import pad_channels
+    from mmv3.models.backbones import MobileNetV3
+    m = MobileNetV3(arch='large', out_indices=('5.expand', '6.depthwise', 16)).eval()
+    assert m.inner_taps == {5: ['expand'], 6: ['depthwise']} and m.int_taps == (16, )
+    assert pad_channels(m, 16) == 5  # 72, 72, 200, 184, 184: bnecks 5 and 6 (120) are read by a head
+    assert (m.layer5.mid_channels, m.layer6.mid_channels, m.layer8.mid_channels) == (120, 120, 208)
+    assert m.out_channels == tuple(o.shape[1] for o in m(torch.rand(1, 3, 32, 32)))
+
+
 def test_hard_sigmoid_runs_as_an_integer_clip(tmp_path):
     """The int8 hard-sigmoid rewrite: exact math, fewer float ops, and as accurate as the float gate."""
     from mmv3.deploy.graph_passes import hard_sigmoid_to_clip

@@ -203,13 +203,14 @@ def pad_channels(model: nn.Module, multiple: int = 16) -> int:
     Returns:
         int: The number of blocks padded.
     """
+    from mmv3.models.backbones import MobileNet
     from mmv3.models.layers.inverted_residual import InvertedResidual
     if multiple < 1:
         raise ValueError(f'multiple must be >= 1, got {multiple}')
     tapped = set()  # blocks whose expansion / depthwise output is a tap (a head reads its channel count)
     for m in model.modules():
-        for i in getattr(m, '_inner_taps', {}) or {}:
-            tapped.add(id(getattr(m, m.layer_names[i])))
+        if isinstance(m, MobileNet):
+            tapped.update(id(getattr(m, m.layer_names[i])) for i in m.inner_taps)
     count = 0
     for block in model.modules():
         if not isinstance(block, InvertedResidual) or block.expand_conv is None or block.mid_channels % multiple == 0 \

@@ -5,12 +5,17 @@ The paper's ablations are functions that take rows and return rows:
 - :func:`halve_last_stage` -- RF2 (segmentation, Table 7) and the detection dagger (Table 6),
 - :func:`place_hswish` -- the nonlinearity placement of Table 5,
 
-and :class:`MobileNet` decodes the transformed rows into layers, applying the width
-multiplier (:func:`make_divisible` on every layer, expansion ratios kept) and the output
-stride (atrous convolution after the stride budget is spent, TF DeepLab's placement).
+(:func:`transform_rows` applies both), then :func:`plan_layers` decodes the rows into final
+widths (:class:`LayerPlan`: the width multiplier, :func:`make_divisible` on every layer,
+expansion ratios kept) and the output stride (:func:`dilate`: atrous convolution after the
+stride budget is spent, TF DeepLab's placement), :func:`override_widths` sets per-row final
+widths (``arch_overrides``, NetAdapt's output), and :class:`MobileNet` builds one module per
+planned layer.
 """
 import math
 import re
+from collections.abc import Mapping
+from typing import NamedTuple, Optional
 
 import torch.nn as nn
 from mmengine.model import BaseModule
@@ -21,6 +26,7 @@ from .arch_tables import ARCHS
 
 NL_CFGS = dict(RE=dict(type='ReLU'), HS=dict(type='HSwish'), R6=dict(type='ReLU6'))
 REDUCE_TAIL_MODES = ('rf2', 'dagger')
+OVERRIDE_KEYS = ('exp', 'out')
 _TAP_RE = re.compile(r'^(\d+)\.(expand|depthwise)$')
 
 
@@ -104,11 +110,221 @@ def dilate(rows, output_stride):
     return plan
 
 
+def transform_rows(spec, reduce_tail=None, hswish_from=None):
+    """The table's rows with the row ablations applied: ``reduce_tail``, then ``hswish_from``.
+
+    Args:
+        spec (ArchSpec): The network (:data:`ARCHS` value).
+        reduce_tail (str, optional): ``'rf2'`` or ``'dagger'``, see :func:`halve_last_stage`.
+        hswish_from (int, optional): See :func:`place_hswish`.
+
+    Returns:
+        list[Layer]: The transformed rows, still in table units (before the width multiplier).
+    """
+    rows = list(spec.rows)
+    if reduce_tail is not None:
+        rows = halve_last_stage(rows, reduce_tail, spec.rf2_first_expansion)
+    if hswish_from is not None:
+        rows = place_hswish(rows, hswish_from)
+    return rows
+
+
+class LayerPlan(NamedTuple):
+    """One layer as built: final channel counts (after the width multiplier) and its placement.
+
+    Attributes:
+        op (str): ``'conv'``, ``'bneck'`` or ``'dwsep'`` (the row's operator).
+        k (int): Kernel size.
+        in_ch (int): Input channels (the previous layer's ``out``; 3 for the stem).
+        mid (int | None): Expansion (depthwise) channels of a ``'bneck'`` (``in_ch`` when it has
+            no expansion conv) or ``'dwsep'`` (``in_ch``); ``None`` for a ``'conv'``.
+        out (int): Output channels.
+        se (bool): Squeeze-and-Excite in the block.
+        nl (str): Table code of the nonlinearity.
+        stride (int): Stride as built (1 on rows made atrous by ``output_stride``).
+        dilation (int): Dilation as built.
+        reduction (int): Total stride of the layer's output.
+    """
+    op: str
+    k: int
+    in_ch: int
+    mid: Optional[int]
+    out: int
+    se: bool
+    nl: str
+    stride: int
+    dilation: int
+    reduction: int
+
+    @property
+    def expand(self):
+        """Whether the layer has a 1x1 expansion conv (a bneck whose expansion differs from its input)."""
+        return self.op == 'bneck' and self.mid != self.in_ch
+
+    @property
+    def residual(self):
+        """Whether the layer adds its input to its output (a bneck at stride 1 with ``in_ch == out``)."""
+        return self.op == 'bneck' and self.stride == 1 and self.in_ch == self.out
+
+
+def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=None, output_stride=32):
+    """Decode rows (table units) into per-layer final widths, strides and dilations.
+
+    Every layer's output is ``make_divisible(out x widen_factor, 8, min_channels)``; a bneck's
+    expansion keeps the table's ratio ``exp / in`` over its actual (rounded) input; the final
+    1x1 conv follows the multiplier per ``scale_final_conv`` (``None``: the network's
+    ``final_conv_scaling``); strides and dilations come from :func:`dilate`.
+
+    Returns:
+        list[LayerPlan]: One entry per row.
+    """
+    def width(c):
+        return make_divisible(c * widen_factor, 8, min_channels)
+
+    plan, num_layers = [], len(rows)
+    in_table, in_ch, reduction = 3, 3, 1
+    for i, (r, (stride, dilation)) in enumerate(zip(rows, dilate(rows, output_stride))):
+        mid = None
+        out_ch = width(r.out)
+        if r.op == 'bneck':
+            mid = in_ch if r.exp == in_table else make_divisible(in_ch * r.exp / in_table, 8, min_channels)
+        elif r.op == 'dwsep':
+            mid = in_ch
+        elif i == num_layers - 1 and i > 0:  # the final conv
+            scale = scale_final_conv
+            if scale is None:
+                scale = spec.final_conv_scaling == 'always' or widen_factor > 1
+            out_ch = width(r.out) if scale else r.out
+        reduction *= stride
+        plan.append(LayerPlan(r.op, r.k, in_ch, mid, out_ch, r.se, r.nl, stride, dilation, reduction))
+        in_table, in_ch = r.out, out_ch
+    return plan
+
+
+def residual_groups(plan):
+    """The rows that must keep one output width: each residual chain of a stage.
+
+    A bneck with a residual connection (:attr:`LayerPlan.residual`) needs ``out == in``, so
+    the block feeding the first residual block of a chain and every residual block of the
+    chain share one width (V3-Large: ``(0, 1), (2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12),
+    (13, 14, 15)``). A row in no group can change its ``out`` alone.
+
+    Args:
+        plan (list[LayerPlan]): See :func:`plan_layers`.
+
+    Returns:
+        list[tuple[int]]: Row indices per group, in order.
+    """
+    groups = []
+    for i, p in enumerate(plan):
+        if not p.residual:
+            continue
+        if groups and groups[-1][-1] == i - 1:
+            groups[-1].append(i)
+        else:
+            groups.append([i - 1, i])
+    return [tuple(g) for g in groups]
+
+
+def override_widths(plan, overrides):
+    """Per-row final widths (NetAdapt's output as data): ``{row: dict(exp=..., out=...)}``.
+
+    ``row`` is the ``out_indices`` numbering (0 = stem); ``exp`` (a bneck's expansion) and
+    ``out`` (the layer's output) are final channel counts, used as given (no width multiplier,
+    no rounding). Every layer's input follows the previous layer's ``out``; a block without an
+    expansion conv keeps running its depthwise conv on its (new) input; an SE squeeze follows
+    the block's new widths by the table's rule (:func:`se_channels`).
+
+    Widths only: the network keeps the table's convs and residual connections. Refused:
+    ``exp`` on a layer without an expansion conv; an ``out`` on part of a residual group
+    (:func:`residual_groups`: give the whole group the same ``out`` and its residuals stay);
+    widths that would remove an expansion conv (expansion == input) or add a residual
+    (a stride-1 block with output == input where the table has none).
+
+    Args:
+        plan (list[LayerPlan]): See :func:`plan_layers`.
+        overrides (dict[int, dict], optional): The overrides; empty or ``None``: no change.
+
+    Returns:
+        list[LayerPlan]: The plan with the new widths.
+    """
+    if not overrides:
+        return list(plan)
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f'arch_overrides must be a dict {{row: dict(exp=..., out=...)}}, got {overrides!r}')
+    n = len(plan)
+    for row, o in overrides.items():
+        if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < n:
+            raise ValueError(f'arch_overrides: row {row!r} is not a layer of this network: rows are the ints '
+                             f'0..{n - 1} (the out_indices numbering: 0 = stem, {n - 1} = last layer)')
+        if not isinstance(o, Mapping):
+            raise ValueError(f'arch_overrides: row {row} must map to dict(exp=..., out=...), got {o!r}')
+        unknown = sorted(map(str, set(o) - set(OVERRIDE_KEYS)))
+        if unknown:
+            raise ValueError(f"arch_overrides: row {row}: unknown keys {unknown}; allowed: 'exp' (expansion "
+                             f"channels), 'out' (output channels)")
+        for key, v in o.items():
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f'arch_overrides: row {row} {key!r} must be a positive int (a final channel '
+                                 f'count), got {v!r}')
+        if 'exp' in o and not plan[row].expand:
+            p = plan[row]
+            what = 'a bneck whose expansion equals its input' if p.op == 'bneck' else f'a {p.op!r} layer'
+            raise ValueError(f"arch_overrides: row {row} has no expansion conv (it is {what}); only 'out' "
+                             f'can be set there')
+    new, in_ch = [], 3
+    for i, p in enumerate(plan):
+        o = overrides.get(i, {})
+        if p.op == 'conv':
+            mid = None
+        elif p.expand:
+            mid = o.get('exp', p.mid)
+        else:  # dwsep, or a bneck without expansion conv: the depthwise conv runs on the input
+            mid = in_ch
+        new.append(p._replace(in_ch=in_ch, mid=mid, out=o.get('out', p.out)))
+        in_ch = new[-1].out
+    for g in residual_groups(plan):
+        if len({new[j].out for j in g}) > 1:
+            got = ', '.join(f'{j}: {new[j].out}' for j in g if 'out' in overrides.get(j, {}))
+            raise ValueError(f"arch_overrides: rows {', '.join(map(str, g))} share a residual connection "
+                             f"(stage output {plan[g[0]].out}): give them the same 'out' (got {got})")
+    for i, (p, q) in enumerate(zip(plan, new)):
+        if p.expand and not q.expand:
+            raise ValueError(f"arch_overrides: row {i} would expand to {q.mid} channels, its input width, which "
+                             f"removes its expansion conv (widths only): give row {i} another 'exp' or row "
+                             f"{i - 1} another 'out'")
+        if q.residual and not p.residual:
+            raise ValueError(f"arch_overrides: row {i} would output {q.out} channels, its input width, at stride "
+                             f"1, which adds a residual connection the table does not have (widths only): give "
+                             f"row {i} or row {i - 1} another 'out'")
+    return new
+
+
+def se_channels(spec, in_ch, mid):
+    """SE squeeze width of a block: ``se_ratio`` x its expansion (or input), rounded per ``spec``."""
+    base = mid if spec.se_base == 'mid' else in_ch
+    if spec.se_divisor > 1:
+        return make_divisible(base * spec.se_ratio, spec.se_divisor)
+    return max(1, int(base * spec.se_ratio))
+
+
 class MobileNet(BaseModule):
     """The MobileNet-family builder: one table (:mod:`.arch_tables`) -> a backbone.
 
     Layers after the deepest tap in ``out_indices`` are not built (a segmentation
     MobileNetV2 ends at its 320-channel block).
+
+    The build runs in three steps: :func:`transform_rows` (the row ablations),
+    :func:`plan_layers` (final widths, strides, dilations) and one module per planned layer;
+    then the taps are resolved. Public attributes after construction:
+
+    - ``rows`` (list[Layer]): the transformed rows (table units); ``plan``
+      (list[LayerPlan]): one entry per row, final widths (also for rows not built).
+    - ``layer_names``: the built modules ``layer0 .. layer{deepest tap}``.
+    - ``feature_info`` / ``out_channels``: channels, reduction and module of each tap.
+    - :meth:`residual_groups`: the rows that share one output width.
+    - ``int_taps`` (tuple[int]): layers whose outputs are taps; ``inner_taps``
+      (dict[int, list[str]]): blocks whose ``'expand'`` / ``'depthwise'`` outputs are taps.
 
     Args:
         arch (str): Key of :data:`ARCHS`.
@@ -127,6 +343,11 @@ class MobileNet(BaseModule):
         min_channels (int): Lower bound of every layer's rounded width. Default: 8.
         scale_final_conv (bool, optional): Whether the final 1x1 conv follows the width
             multiplier; ``None`` = the network's convention (see ``ArchSpec``). Default: None.
+        arch_overrides (dict[int, dict], optional): Per-row final widths (e.g. NetAdapt's
+            output), ``{row: dict(exp=..., out=...)}`` with ``row`` in the ``out_indices``
+            numbering, applied after the width multiplier; a residual group changes its
+            ``out`` together (:meth:`residual_groups`). See :func:`override_widths`.
+            Default: None.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -138,7 +359,7 @@ class MobileNet(BaseModule):
     arch_name = None  # set by the registered subclasses
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
-                 hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None,
+                 hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
                  frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01), norm_eval=False,
                  with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
@@ -155,11 +376,7 @@ class MobileNet(BaseModule):
         if output_stride not in (8, 16, 32):
             raise ValueError(f'{name}: output_stride must be 8, 16 or 32, got {output_stride!r}')
         spec = ARCHS[arch]
-        rows = list(spec.rows)
-        if reduce_tail is not None:
-            rows = halve_last_stage(rows, reduce_tail, spec.rf2_first_expansion)
-        if hswish_from is not None:
-            rows = place_hswish(rows, hswish_from)
+        rows = transform_rows(spec, reduce_tail, hswish_from)
         nl_cfgs = dict(NL_CFGS, **(act_cfg or {}))
         unknown = set(nl_cfgs) - set(NL_CFGS)
         if unknown:
@@ -173,88 +390,93 @@ class MobileNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         num_layers = len(rows)
+        self.out_indices, self._taps = self._parse_taps(out_indices, num_layers)
+        if not -1 <= frozen_stages < num_layers:
+            raise ValueError(f'{name}: frozen_stages must be in [-1, {num_layers - 1}], got {frozen_stages}')
+        self.arch_overrides = arch_overrides
+        self.plan = override_widths(
+            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride), arch_overrides)
+        last_built = max(i for i, _ in self._taps)
+        self._build_layers(self.plan[:last_built + 1], spec, nl_cfgs, norm_cfg, with_cp)
+        self._resolve_taps()
+        self._freeze_stages()
+
+    def _parse_taps(self, out_indices, num_layers):
+        """``out_indices`` -> (the tuple as given, ``[(layer, None | 'expand' | 'depthwise')]``)."""
         if out_indices is None:
             out_indices = (num_layers - 1, )
         if isinstance(out_indices, (int, str)):
             out_indices = (out_indices, )
-        self.out_indices = tuple(out_indices)
-        taps = [self._parse_tap(t, num_layers) for t in self.out_indices]
-        self._taps = taps
+        out_indices = tuple(out_indices)
+        taps = [self._parse_tap(t, num_layers) for t in out_indices]
         if not taps:
-            raise ValueError(f'{name}: out_indices is empty; give at least one tap')
-        if not -1 <= frozen_stages < num_layers:
-            raise ValueError(f'{name}: frozen_stages must be in [-1, {num_layers - 1}], got {frozen_stages}')
-        last_built = max(i for i, _ in taps)
+            raise ValueError(f'{type(self).__name__}: out_indices is empty; give at least one tap')
+        return out_indices, taps
 
-        def width(c):
-            return make_divisible(c * widen_factor, 8, min_channels)
-
-        plan = dilate(rows, output_stride)
+    def _build_layers(self, plan, spec, nl_cfgs, norm_cfg, with_cp):
+        """One module ``layer{i}`` per planned layer (mmpretrain's parameter names)."""
         self.layer_names = []
-        self._layer_info = []  # (out_channels, mid_channels, reduction) per built layer
-        in_table, in_ch, reduction = 3, 3, 1
-        for i, (r, (stride, dilation)) in enumerate(zip(rows, plan)):
-            if i > last_built:
-                break
-            act = nl_cfgs[r.nl]
-            is_final = i == num_layers - 1
-            if r.op == 'conv':
-                if is_final and i > 0:
-                    scale = scale_final_conv
-                    if scale is None:
-                        scale = spec.final_conv_scaling == 'always' or widen_factor > 1
-                    out_ch = width(r.out) if scale else r.out
-                else:
-                    out_ch = width(r.out)
-                layer = ConvModule(in_ch, out_ch, r.k, stride, dilation, norm_cfg=norm_cfg, act_cfg=act)
-                mid_ch = None
-            elif r.op == 'bneck':
-                out_ch = width(r.out)
-                mid_ch = in_ch if r.exp == in_table else make_divisible(in_ch * r.exp / in_table, 8, min_channels)
-                se_ch = None
-                if r.se:
-                    base = mid_ch if spec.se_base == 'mid' else in_ch
-                    se_ch = (make_divisible(base * spec.se_ratio, spec.se_divisor)
-                             if spec.se_divisor > 1 else max(1, int(base * spec.se_ratio)))
+        for i, p in enumerate(plan):
+            act = nl_cfgs[p.nl]
+            if p.op == 'conv':
+                layer = ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act)
+            elif p.op == 'bneck':
                 layer = InvertedResidual(
-                    in_ch, mid_ch, out_ch, r.k, stride, dilation, se_channels=se_ch,
+                    p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
+                    se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
                     se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act,
                     with_cp=with_cp)
-            elif r.op == 'dwsep':
-                out_ch = width(r.out)
-                mid_ch = in_ch
-                layer = DepthwiseSeparable(in_ch, out_ch, r.k, stride, dilation, norm_cfg=norm_cfg,
+            elif p.op == 'dwsep':
+                layer = DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg,
                                            act_cfg=act, with_cp=with_cp)
             else:
-                raise ValueError(f'unknown operator {r.op!r} in row {i} of {arch}')
-            reduction *= stride
+                raise ValueError(f'unknown operator {p.op!r} in row {i} of {self.arch}')
             self.add_module(f'layer{i}', layer)
             self.layer_names.append(f'layer{i}')
-            self._layer_info.append((out_ch, mid_ch, reduction, r.op))
-            in_table, in_ch = r.out, out_ch
 
-        self._int_taps = {i for i, kind in taps if kind is None}
-        self._inner_taps = {}
-        for i, kind in taps:
+    def _resolve_taps(self):
+        """Check the inner taps against the built layers; set ``feature_info`` and ``out_channels``."""
+        name = type(self).__name__
+        self._int = {i for i, kind in self._taps if kind is None}
+        self._inner = {}
+        for i, kind in self._taps:
             if kind is None:
                 continue
-            if self._layer_info[i][3] == 'conv' or (kind == 'expand' and getattr(self, f'layer{i}').expand_conv is None):
+            p = self.plan[i]
+            if p.op == 'conv' or (kind == 'expand' and not p.expand):
                 raise ValueError(f'{name}: out_indices entry {i}.{kind!r}: layer {i} has no {kind} conv '
-                                 f'(it is a {self._layer_info[i][3]!r} layer'
+                                 f'(it is a {p.op!r} layer'
                                  f'{" whose expansion equals its input" if kind == "expand" else ""})')
-            self._inner_taps.setdefault(i, []).append(kind)
+            self._inner.setdefault(i, []).append(kind)
         self.feature_info = []
-        for t, (i, kind) in zip(self.out_indices, taps):
-            out_ch, mid_ch, red, _ = self._layer_info[i]
+        for t, (i, kind) in zip(self.out_indices, self._taps):
+            p = self.plan[i]
             if kind is None:
-                self.feature_info.append(dict(num_chs=out_ch, reduction=red, module=f'layer{i}', index=t))
+                self.feature_info.append(dict(num_chs=p.out, reduction=p.reduction, module=f'layer{i}', index=t))
             else:
                 # the depthwise conv sets the block's stride; its input (expansion) is one stride earlier
-                r = red if kind == 'depthwise' else red // plan[i][0]
+                r = p.reduction if kind == 'depthwise' else p.reduction // p.stride
                 sub = 'expand_conv' if kind == 'expand' else 'depthwise_conv'
-                self.feature_info.append(dict(num_chs=mid_ch, reduction=r, module=f'layer{i}.{sub}', index=t))
+                self.feature_info.append(dict(num_chs=p.mid, reduction=r, module=f'layer{i}.{sub}', index=t))
         self.out_channels = tuple(f['num_chs'] for f in self.feature_info)
-        self._freeze_stages()
+
+    def residual_groups(self):
+        """The rows that must change their ``out`` together (:func:`residual_groups` of ``plan``)."""
+        return residual_groups(self.plan)
+
+    @property
+    def int_taps(self):
+        """Layer indices whose outputs are taps (``out_indices`` ints), sorted."""
+        return tuple(sorted(self._int))
+
+    @property
+    def inner_taps(self):
+        """Inner taps: ``{block index: ['expand' | 'depthwise', ...]}`` (a copy).
+
+        A block listed here has a head that reads its expansion / depthwise output and expects
+        its width (e.g. :func:`mmv3.deploy.fuse.pad_channels` leaves such blocks alone).
+        """
+        return {i: list(kinds) for i, kinds in self._inner.items()}
 
     def _parse_tap(self, tap, num_layers):
         name = type(self).__name__
@@ -276,14 +498,14 @@ class MobileNet(BaseModule):
         outs = {}
         for i, layer_name in enumerate(self.layer_names):
             layer = getattr(self, layer_name)
-            kinds = self._inner_taps.get(i)
+            kinds = self._inner.get(i)
             if kinds:
                 x, inner = layer.forward_taps(x)
                 for kind in kinds:
                     outs[(i, kind)] = inner[kind]
             else:
                 x = layer(x)
-            if i in self._int_taps:
+            if i in self._int:
                 outs[(i, None)] = x
         return tuple(outs[t] for t in self._taps)
 
