@@ -4,6 +4,8 @@
 - :mod:`.checks`: ``check_data_cfg`` stops a run whose dataset split is missing or empty with one
   line naming the path and the command that prepares it.
 - :mod:`.transforms`: ``mmv3.CheckSegLabels`` refuses label maps with ids outside the class range.
+- :mod:`.resolution`: ``at_resolution`` rebuilds the ImageNet pipelines of a config at another input
+  resolution (the Figure 7 configs ``configs/cls/*-<r>px.py``).
 
 The synthetic sample-data generators are test/demo machinery: :mod:`mmv3.testing.sample_data`.
 """
