@@ -216,6 +216,47 @@ def test_figure7_resolution_madds_scale():
         assert ratio == pytest.approx((r / 224) ** 2, rel=0.06)
 
 
+# Figure 7 rows: MAdds (1001 classes, paper convention) at each config's own resolution, pinned.
+FIGURE7_MADDS = {96: 43061440, 128: 73429120, 160: 112473280, 192: 160193920, 256: 281664640}
+
+
+@pytest.mark.parametrize('r', RESOLUTIONS)
+def test_figure7_config_states_its_resolution_once(r):
+    """A resolution config states `resolution = r` and nothing else: its pipelines are the 224
+    config's with only the sizes changed (mmv3.datasets.resolution.at_resolution)."""
+    name = f'mobilenet-v3-large_8xb512_in1k-{r}px.py'
+    with open(osp.join(CLS_DIR, name)) as f:
+        text = f.read()
+    assert re.findall(r'^resolution = (\d+)$', text, flags=re.M) == [str(r)]
+    assert 'RandomResizedCrop' not in text and 'LoadImageFromFile' not in text
+    cfg, base = load(name), load('mobilenet-v3-large_8xb512_in1k.py')
+    assert cfg.resolution == r
+    sizes = {'RandomResizedCrop': ('scale', r), 'ResizeEdge': ('scale', round(r / 0.875)),
+             'CenterCrop': ('crop_size', r)}
+    for key in ('train_pipeline', 'test_pipeline'):
+        expected = [dict(t, **{sizes[t['type']][0]: sizes[t['type']][1]}) if t['type'] in sizes else dict(t)
+                    for t in base[key]]
+        assert [dict(t) for t in cfg[key]] == expected
+    for loader, key in (('train_dataloader', 'train_pipeline'), ('val_dataloader', 'test_pipeline'),
+                        ('test_dataloader', 'test_pipeline')):
+        assert cfg[loader].dataset.pipeline == cfg[key]
+        assert {k: v for k, v in cfg[loader].items() if k != 'dataset'} == \
+            {k: v for k, v in base[loader].items() if k != 'dataset'}
+    assert cfg.model == base.model
+    assert count_model(build(cfg, 1001), (1, 3, r, r), device='meta')['madds'] == FIGURE7_MADDS[r]
+
+
+def test_at_resolution_refuses_what_it_cannot_derive():
+    from mmv3.datasets.resolution import at_resolution
+    base = load('mobilenet-v3-large_8xb512_in1k.py')
+    assert at_resolution(base.test_pipeline, 224) == [dict(t) for t in base.test_pipeline]
+    with pytest.raises(ValueError, match='Resize.*not derived'):
+        at_resolution(list(base.test_pipeline) + [dict(type='Resize', scale=(224, 224))], 160)
+    with pytest.raises(ValueError, match='no RandomResizedCrop'):
+        at_resolution([dict(type='LoadImageFromFile')], 160)
+    with pytest.raises(ValueError, match='positive int'):
+        at_resolution(base.test_pipeline, 160.0)
+
 @pytest.mark.parametrize('name', ['mobilenet-v3-large_8xb512_in1k-96px.py', 'mobilenet-v3-small_8xb512_in1k.py'])
 def test_pipelines_produce_the_resolution(name, tmp_path):
     import mmcv

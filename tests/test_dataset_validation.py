@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from mmv3.datasets import DatasetNotReadyError, check_data_cfg, check_dataset_cfg
-from mmv3.datasets.sample_data import make_cityscapes, make_coco, make_imagenet
+from mmv3.testing.sample_data import make_cityscapes, make_coco, make_imagenet
 from mmv3.datasets.transforms import CheckSegLabels, SegLabelError
 
 

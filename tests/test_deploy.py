@@ -183,10 +183,10 @@ def test_agreement_metrics():
 
 
 def test_quantize_int8_cls_and_seg(tmp_path):
-    from mmv3.datasets.sample_data import make_cityscapes, make_imagenet
     from mmv3.deploy.calibration import read_images
     from mmv3.deploy.pipeline import export, quantize
     from mmv3.deploy.runtimes import ort_session, run_ort
+    from mmv3.testing.sample_data import make_cityscapes, make_imagenet
     make_imagenet(str(tmp_path / 'imagenet'), num_train=10, num_val=20, img_size=(72, 72), num_classes=10)
     make_cityscapes(str(tmp_path / 'cityscapes'), num_train=2, num_val=4, img_size=(128, 256))
     city = tmp_path / 'cityscapes/leftImg8bit'
@@ -356,8 +356,8 @@ def test_probe_checkpoint_makes_a_working_classifier(tmp_path):
     """tools/deployment/make_probe_checkpoint.py: BN re-estimated + linear probe -> varied, data-driven predictions."""
     import importlib.util
 
-    from mmv3.datasets.sample_data import make_imagenet
     from mmv3.apis import build_from_config
+    from mmv3.testing.sample_data import make_imagenet
     make_imagenet(str(tmp_path / 'in'), num_train=40, num_val=8, img_size=(72, 72), num_classes=4)
     spec = importlib.util.spec_from_file_location('probe', osp.join(ROOT, 'tools/deployment/make_probe_checkpoint.py'))
     mod = importlib.util.module_from_spec(spec)

@@ -259,7 +259,7 @@ def test_train_and_evaluate_on_sample_coco(tmp_path):
     import subprocess
     import sys
 
-    from mmv3.datasets import make_coco
+    from mmv3.testing import make_coco
 
     data_root = str(tmp_path / 'coco') + '/'
     make_coco(data_root, num_train=64, num_val=16, img_size=(160, 160), seed=0)

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from mmv3.datasets import cityscapes_labels as csl
-from mmv3.datasets.sample_data import (COCO_CATEGORIES, COCO_SAMPLE_CLASSES, IMAGENET_SAMPLE_CLASSES,
-                                       make_cityscapes, make_coco, make_imagenet)
+from mmv3.testing.sample_data import (COCO_CATEGORIES, COCO_SAMPLE_CLASSES, IMAGENET_SAMPLE_CLASSES,
+                                      make_cityscapes, make_coco, make_imagenet)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CS = dict(num_train=12, num_val=4, img_size=(128, 256))
@@ -414,3 +414,16 @@ def test_cli_runs_as_script(tmp_path):
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert res.returncode == 0, res.stderr
     assert 'cityscapes: wrote 1 train, 1 val images' in res.stdout
+
+
+def test_import_mmv3_does_not_import_the_generator():
+    """The generator is test/demo machinery (mmv3.testing): importing the model zoo leaves it out."""
+    import subprocess
+    code = ('import sys, mmv3, mmv3.datasets; '
+            'print(sorted(m for m in sys.modules if m.startswith("mmv3.testing")))')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == '[]'
+    import mmv3.datasets
+    assert not hasattr(mmv3.datasets, 'make_cityscapes')

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import mmv3  # noqa: F401
-from mmv3.datasets import make_cityscapes
+from mmv3.testing import make_cityscapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ITERS = 60

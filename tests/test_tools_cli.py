@@ -186,7 +186,7 @@ def test_test_py_evaluates_and_dumps(tmp_path, data_root, model_ckpt):
 
 
 def test_dist_train_two_cpu_processes_on_imagenet_sample(tmp_path):
-    from mmv3.datasets import make_imagenet
+    from mmv3.testing import make_imagenet
     root = str(tmp_path / 'imagenet')
     make_imagenet(root, num_train=8, num_val=4, img_size=(32, 32), num_classes=4)
     work = str(tmp_path / 'work')

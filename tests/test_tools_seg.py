@@ -11,7 +11,7 @@ CFG = osp.join(CONFIGS, 'tiny_seg.py')
 
 
 def test_seg_train_then_test_with_show_dir(tmp_path):
-    from mmv3.datasets import make_cityscapes
+    from mmv3.testing import make_cityscapes
     root = str(tmp_path / 'cityscapes')
     make_cityscapes(root, num_train=2, num_val=2, img_size=(64, 128))
     opts = ['--cfg-options', f'train_dataloader.dataset.data_root={root}',

@@ -5,4 +5,5 @@
 # less than one, we apply width multiplier to all layers except the very last").
 _base_ = ['./mobilenet-v2_8xb512_in1k.py']
 
+# head.in_channels = backbone.out_channels[-1]: the 1280 conv, not narrowed at 0.35
 model = dict(backbone=dict(widen_factor=0.35), head=dict(in_channels=1280))

@@ -8,4 +8,4 @@ _base_ = ['./mobilenet-v3-large_8xb512_in1k.py']
 
 model = dict(
     backbone=dict(widen_factor=0.35),
-    head=dict(in_channels=336))
+    head=dict(in_channels=336))  # = backbone.out_channels[-1]: the final 1x1 conv, 960 x 0.35 -> 336

@@ -1,31 +1,16 @@
 # MobileNetV3-Large 1.0 at input resolution 160x160, ImageNet-1k.
 # Paper: Figure 7 (resolution sweep 96-256 at multiplier 1.0).
-# Same model and schedule as mobilenet-v3-large_8xb512_in1k.py; only the data
-# sizes change. Train: Inception random crop resized to 160. Eval: the Inception
-# central crop of 87.5 %: short edge -> round(160 / 0.875) = 183, centre crop 160.
+# Same model, schedule and preprocessing as mobilenet-v3-large_8xb512_in1k.py; only the data
+# sizes change, all from `resolution` (mmv3.datasets.resolution.at_resolution). Train: Inception
+# random crop resized to 160. Eval: the Inception central crop of 87.5 %: short edge ->
+# round(160 / 0.875) = 183, centre crop 160.
 _base_ = ['./mobilenet-v3-large_8xb512_in1k.py']
+from mmv3.datasets.resolution import at_resolution  # noqa: E402  (imports must follow _base_)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=160,
-        crop_ratio_range=(0.05, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.),
-        interpolation='bilinear',
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='ColorJitter', brightness=0.125, saturation=0.5),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=183, edge='short', backend='pillow',
-         interpolation='bilinear'),
-    dict(type='CenterCrop', crop_size=160),
-    dict(type='PackInputs'),
-]
+resolution = 160
 
+train_pipeline = at_resolution(_base_.train_pipeline, resolution)
+test_pipeline = at_resolution(_base_.test_pipeline, resolution)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -8,4 +8,4 @@ _base_ = ['./mobilenet-v3-small_8xb512_in1k.py']
 
 model = dict(
     backbone=dict(widen_factor=0.5),
-    head=dict(in_channels=288))
+    head=dict(in_channels=288))  # = backbone.out_channels[-1]: the final 1x1 conv, 576 x 0.5 -> 288

@@ -8,4 +8,4 @@ _base_ = ['./mobilenet-v3-small_8xb512_in1k.py']
 
 model = dict(
     backbone=dict(widen_factor=0.75),
-    head=dict(in_channels=432))
+    head=dict(in_channels=432))  # = backbone.out_channels[-1]: the final 1x1 conv, 576 x 0.75 -> 432

@@ -11,4 +11,5 @@ _base_ = [
 
 model = dict(
     backbone=dict(arch='small', widen_factor=1.0, out_indices=('3.depthwise', 12), reduce_tail='rf2'),
+    # = backbone.out_channels: bneck 3's expansion (88), the final 1x1 conv at RF2 (576 / 2 = 288)
     decode_head=dict(in_channels=(88, 288), channels=128))

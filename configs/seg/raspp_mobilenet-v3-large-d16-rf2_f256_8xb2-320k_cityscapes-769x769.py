@@ -11,4 +11,5 @@ _base_ = [
 
 model = dict(
     backbone=dict(arch='large', widen_factor=1.0, out_indices=(16, ), reduce_tail='rf2'),
+    # = backbone.out_channels[-1]: the final 1x1 conv at RF2 (960 / 2 = 480)
     decode_head=dict(in_channels=480, channels=256))

@@ -11,4 +11,5 @@ _base_ = [
 
 model = dict(
     backbone=dict(arch='large', widen_factor=1.0, out_indices=(16, ), reduce_tail=None),
+    # = backbone.out_channels[-1]: the final 1x1 conv (960)
     decode_head=dict(in_channels=960, channels=256))

@@ -1,14 +1,15 @@
-"""Sample datasets, the Cityscapes label table, and dataset input checks.
+"""The Cityscapes label table, dataset input checks and label-checking transforms.
 
-- :mod:`.sample_data`: ``make_cityscapes`` / ``make_coco`` / ``make_imagenet`` write small learnable
-  datasets in the real on-disk formats (``tools/misc/make_sample_data.py`` is the CLI).
+- :mod:`.cityscapes_labels`: the Cityscapes label table (id -> trainId, names, colours).
 - :mod:`.checks`: ``check_data_cfg`` stops a run whose dataset split is missing or empty with one
   line naming the path and the command that prepares it.
 - :mod:`.transforms`: ``mmv3.CheckSegLabels`` refuses label maps with ids outside the class range.
+- :mod:`.resolution`: ``at_resolution`` rebuilds the ImageNet pipelines of a config at another input
+  resolution (the Figure 7 configs ``configs/cls/*-<r>px.py``).
+
+The synthetic sample-data generators are test/demo machinery: :mod:`mmv3.testing.sample_data`.
 """
 from .checks import DatasetNotReadyError, check_data_cfg, check_dataset_cfg
-from .sample_data import make_cityscapes, make_coco, make_imagenet
 from .transforms import CheckSegLabels, SegLabelError
 
-__all__ = ['make_cityscapes', 'make_coco', 'make_imagenet', 'check_data_cfg', 'check_dataset_cfg',
-           'DatasetNotReadyError', 'CheckSegLabels', 'SegLabelError']
+__all__ = ['check_data_cfg', 'check_dataset_cfg', 'DatasetNotReadyError', 'CheckSegLabels', 'SegLabelError']

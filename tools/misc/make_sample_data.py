@@ -7,14 +7,14 @@ Examples::
     python tools/misc/make_sample_data.py imagenet --size 160 160 --out /tmp/imagenet
     python tools/misc/make_sample_data.py all                         # all three under data/
 
-See ``mmv3/datasets/sample_data.py`` (and data/README.md) for the layouts and the content.
+See ``mmv3/testing/sample_data.py`` (and data/README.md) for the layouts and the content.
 """
 import argparse
 import os.path as osp
 import sys
 import time
 
-from mmv3.datasets.sample_data import make_cityscapes, make_coco, make_imagenet
+from mmv3.testing.sample_data import make_cityscapes, make_coco, make_imagenet
 
 MAKERS = dict(cityscapes=make_cityscapes, coco=make_coco, imagenet=make_imagenet)
 DEFAULT_OUT = dict(cityscapes='data/cityscapes', coco='data/coco', imagenet='data/imagenet')

@@ -8,8 +8,9 @@
 # eval:  Inception central crop of 87.5 % (= resize the short edge to 256, centre
 #        crop 224), bilinear.
 # Pixels are scaled to [-1, 1] (TF Inception convention: (x - 127.5) / 127.5).
-# The resolution variants (configs/cls/*-{96,128,160,192,256}px.py) scale both
-# sizes: short edge = round(resolution / 0.875), centre crop = resolution.
+# The resolution variants (configs/cls/*-{96,128,160,192,256}px.py) state one value,
+# `resolution`, and rebuild these pipelines with mmv3.datasets.resolution.at_resolution:
+# train crop = resolution, short edge = round(resolution / 0.875), centre crop = resolution.
 dataset_type = 'ImageNet'
 data_preprocessor = dict(
     num_classes=1000,

@@ -25,6 +25,7 @@ model = dict(
         init_cfg=None),  # trained from scratch, as in the paper
     decode_head=dict(
         type='mmv3.LRASPPHead',
+        # = backbone.out_channels: bneck 6's expansion (120), the final 1x1 conv at RF2 (960 / 2 = 480)
         in_channels=(120, 480),
         in_index=(0, 1),
         channels=128,  # F

@@ -19,7 +19,7 @@ model = dict(
     head=dict(
         type='mmv3.DropoutLinearClsHead',
         num_classes=1000,
-        in_channels=1280,  # = backbone.out_channels[-1]
+        in_channels=1280,  # = backbone.out_channels[-1]: the 1280 conv
         dropout_rate=0.2,  # keep probability 0.8
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         init_cfg=dict(

@@ -24,7 +24,7 @@ model = dict(
         init_cfg=None),  # trained from scratch, as in the paper
     decode_head=dict(
         type='mmv3.RASPPHead',
-        in_channels=960,
+        in_channels=960,  # = backbone.out_channels[-1]: the final 1x1 conv (960)
         in_index=0,
         channels=256,  # F
         dropout_ratio=0.1,

@@ -13,7 +13,7 @@ model = dict(
     head=dict(
         type='StackedLinearClsHead',
         num_classes=3,
-        in_channels=200,
+        in_channels=200,  # = backbone.out_channels[-1]: V3-Small's final conv, 576 x 0.35 -> 200
         mid_channels=[32],
         dropout_rate=0.2,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))

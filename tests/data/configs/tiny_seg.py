@@ -14,7 +14,9 @@ model = dict(
     backbone=dict(type='mmv3.MobileNetV3', arch='small', widen_factor=0.35,
                   out_indices=(12, ), output_stride=16),
     decode_head=dict(
-        type='FCNHead', in_channels=200, channels=16, num_convs=1, concat_input=False,
+        type='FCNHead',
+        in_channels=200,  # = backbone.out_channels[-1]: V3-Small's final conv, 576 x 0.35 -> 200
+        channels=16, num_convs=1, concat_input=False,
         num_classes=19, norm_cfg=norm_cfg, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),

@@ -31,7 +31,7 @@ import shutil
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .cityscapes_labels import ID2LABEL, NAME2LABEL
+from mmv3.datasets.cityscapes_labels import ID2LABEL, NAME2LABEL
 
 __all__ = ['make_cityscapes', 'make_coco', 'make_imagenet', 'COCO_CATEGORIES', 'COCO_SAMPLE_CLASSES',
            'IMAGENET_SAMPLE_CLASSES', 'CITYSCAPES_TRAIN_CITIES', 'CITYSCAPES_VAL_CITIES']
