@@ -165,3 +165,62 @@ def test_auto_resume_skips_a_damaged_newest_checkpoint(tmp_path):
     # a checkpoint of another model is never resumed from
     other = torch.nn.Linear(5, 2)
     assert find_resume_checkpoint(str(tmp_path), other, log=skipped.append) is None
+
+
+def garble_tensor_record(path, nbytes=4096):
+    """Overwrite ``nbytes`` in the middle of the largest tensor record of a torch zip checkpoint
+    (the zip structure stays intact; only that record's CRC-32 no longer matches)."""
+    with zipfile.ZipFile(path) as zf:
+        info = max((i for i in zf.infolist() if '/data/' in i.filename), key=lambda i: i.file_size)
+    with open(path, 'r+b') as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = np.frombuffer(f.read(4), '<u2')
+        start = info.header_offset + 30 + int(name_len) + int(extra_len)
+        n = min(nbytes, info.file_size // 2)
+        f.seek(start + info.file_size // 2 - n // 2)
+        f.write(os.urandom(n))
+    return info.filename
+
+
+def test_garbled_tensor_bytes_are_refused_naming_the_previous_checkpoint(tmp_path):
+    """torch.load does not check the zip CRC-32s: a checkpoint with a few KiB garbled inside a
+    tensor record loads as wrong weights unless load_checkpoint_safely checks them."""
+    from mmv3.apis import find_resume_checkpoint
+    model = torch.nn.Linear(64, 64)
+    for it in (2, 4):
+        torch.save(dict(meta=dict(iter=it, epoch=0), state_dict=model.state_dict(),
+                        message_hub={}), tmp_path / f'iter_{it}.pth')
+    bad, good = str(tmp_path / 'iter_4.pth'), str(tmp_path / 'iter_2.pth')
+    record = garble_tensor_record(bad, 4096)
+    assert zipfile.is_zipfile(bad)
+    torch.load(bad, weights_only=True)  # torch itself accepts it
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint_safely(bad, what='--resume checkpoint')
+    msg = str(e.value)
+    assert '\n' not in msg and msg.startswith(f'--resume checkpoint {bad} is corrupt: the CRC-32')
+    assert record in msg
+    assert msg.endswith(f'the previous complete checkpoint is iter_2.pth: --resume {good}')
+    with pytest.raises(CheckpointError, match=f'previous complete checkpoint is iter_2.pth: {good}$'):
+        load_checkpoint_safely(bad, what='checkpoint')
+    # --resume without a path skips the corrupt newest one
+    (tmp_path / 'last_checkpoint').write_text(bad)
+    skipped = []
+    assert find_resume_checkpoint(str(tmp_path), model, log=skipped.append) == good
+    assert len(skipped) == 1 and 'CRC-32' in skipped[0]
+
+
+def test_atomic_write_honours_the_umask_like_open(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(b'x', tmp_path / 'a.pth')
+        open(tmp_path / 'plain', 'wb').close()
+        assert oct(os.stat(tmp_path / 'a.pth').st_mode & 0o777) == '0o644'
+        assert os.stat(tmp_path / 'a.pth').st_mode == os.stat(tmp_path / 'plain').st_mode
+        os.umask(0o027)
+        atomic_write_bytes(b'y', tmp_path / 'b.pth')
+        assert oct(os.stat(tmp_path / 'b.pth').st_mode & 0o777) == '0o640'
+        os.chmod(tmp_path / 'a.pth', 0o664)  # replacing a file keeps its mode, as open() does
+        atomic_write_bytes(b'z', tmp_path / 'a.pth')
+        assert oct(os.stat(tmp_path / 'a.pth').st_mode & 0o777) == '0o664'
+    finally:
+        os.umask(old)

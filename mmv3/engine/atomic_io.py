@@ -5,11 +5,16 @@ and fsync'ed, then renamed over the final name with :func:`os.replace`, which is
 and Windows. A process killed at any moment therefore leaves either the old complete file or the
 new complete file under the final name, never a partial one; at worst a stale ``.tmp`` file,
 which :func:`remove_stale_temp_files` cleans up.
+
+The final file gets the mode a plain ``open(path, 'w')`` would give it: ``0o666`` minus the
+process umask for a new file (``0644`` with the usual umask 022, as mmengine's own writes), the
+existing file's mode when it replaces one (``tempfile.mkstemp`` alone would leave ``0600``).
 """
 import io
 import os
 import os.path as osp
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Union
@@ -33,6 +38,27 @@ def _fsync_dir(dirname: str) -> None:
         os.close(fd)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where possible (Linux ``/proc``)."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore (not thread-safe)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(filepath: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(filepath).st_mode)  # replacing a file keeps its mode
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path], write_fn=None) -> None:
     """Write ``data`` to ``filepath`` atomically (temp file in the same dir + ``os.replace``).
 
@@ -47,6 +73,8 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path], write_fn=None) -
     os.makedirs(dirname, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=dirname)
     try:
+        if hasattr(os, 'fchmod'):
+            os.fchmod(fd, _final_mode(filepath))
         with os.fdopen(fd, 'wb') as f:
             if write_fn is None:
                 f.write(data)

@@ -25,6 +25,7 @@ import os.path as osp
 import pickle
 import re
 import zipfile
+from zlib import error as zlib_error
 from collections.abc import Mapping
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -83,6 +84,44 @@ _UNSUPPORTED_GLOBAL = re.compile(r'[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)')
 _WO_REASON = re.compile(r'WeightsUnpickler error: ([^\n]+)')
 
 
+def corrupt_zip_member(filename: str, chunk: int = 1 << 20) -> Optional[str]:
+    """Name of the first member of a torch zip checkpoint whose CRC-32 does not match, else None.
+
+    ``torch.load`` does not check the CRC-32 its zip writer stores for every record, so bytes
+    garbled inside a tensor record (disk, copy, network) load as wrong weights. This reads every
+    member once (:class:`zipfile.ZipExtFile` checks the CRC at the end of each member); it is
+    about as fast as reading the file (zlib's CRC-32 runs at several GB/s).
+    """
+    with zipfile.ZipFile(filename) as zf:
+        for info in zf.infolist():
+            try:
+                with zf.open(info) as f:
+                    while f.read(chunk):
+                        pass
+            except (zipfile.BadZipFile, zlib_error, OSError, EOFError, NotImplementedError):
+                return info.filename
+    return None
+
+
+def _previous_complete_checkpoint(filename: str) -> Optional[str]:
+    """The newest ``epoch_N.pth`` / ``iter_N.pth`` of the same folder older than ``filename``
+    whose zip records are intact (for the hint of a refused corrupt checkpoint)."""
+    m = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(filename))
+    dirname = osp.dirname(filename) or '.'
+    for cand in complete_checkpoints(dirname):
+        c = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(cand))
+        if osp.abspath(cand) == osp.abspath(filename):
+            continue
+        if m and c and int(c.group(2)) >= int(m.group(2)):
+            continue
+        try:
+            if zipfile.is_zipfile(cand) and corrupt_zip_member(cand) is None:
+                return cand
+        except (OSError, zipfile.BadZipFile):
+            continue
+    return None
+
+
 def load_checkpoint_safely(filename: str, map_location='cpu', what: str = 'checkpoint') -> dict:
     """Load a checkpoint with ``weights_only=True`` and the mmv3 allow-list.
 
@@ -117,6 +156,20 @@ def load_checkpoint_safely(filename: str, map_location='cpu', what: str = 'check
             raise CheckpointError(
                 f'{what} {filename} is not a PyTorch checkpoint (neither a zip archive nor a '
                 f'pickle; starts with {head!r})')
+    else:
+        try:
+            bad = corrupt_zip_member(filename)
+        except (zipfile.BadZipFile, OSError) as e:
+            bad = f'(the zip directory: {e})'
+        if bad is not None:
+            prev = _previous_complete_checkpoint(filename)
+            hint = ''
+            if prev is not None:
+                use = f'--resume {prev}' if 'resume' in what else prev
+                hint = f'; the previous complete checkpoint is {osp.basename(prev)}: {use}'
+            raise CheckpointError(
+                f'{what} {filename} is corrupt: the CRC-32 of its record {bad} does not match '
+                f'(bytes damaged on disk or in a copy); it would load wrong weights{hint}')
     try:
         ckpt = torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
