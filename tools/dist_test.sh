@@ -14,11 +14,17 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
 TOOLS="$(cd "$(dirname "$0")" && pwd)"
-
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
+# the repo's virtual environment (tools/install.sh) unless PYTHON says otherwise
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x "$TOOLS/../.venv/bin/python" ]]; then PYTHON="$TOOLS/../.venv/bin/python"; else PYTHON=python3; fi
+fi
+# exec: torchrun replaces this shell (same pid), so a signal to this process reaches torchrun,
+# which forwards SIGTERM/SIGINT to the workers; the workers also die with torchrun (kill -9
+# included: PR_SET_PDEATHSIG, set by mmv3.apis.exit_with_launcher, checks this pid).
+export MMV3_LAUNCHER_PID=$$
+export PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}"
+exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

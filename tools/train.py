@@ -13,15 +13,16 @@ upstream tools this is a thin wrapper around :class:`mmengine.runner.Runner`; on
 * uses :class:`mmv3.engine.SafeCheckpointHook` instead of a plain ``CheckpointHook``
   (atomic writes, checkpoints that load with ``torch.load(weights_only=True)``) and adds
   :class:`mmv3.engine.NonFiniteLossHook` (stops at a NaN/inf loss, exit status 3);
-* ``--resume`` without a path resumes from the newest *complete* checkpoint of the work dir.
+* ``--resume`` without a path resumes from the newest *complete* checkpoint of the work dir;
+* one live training per work dir (a second one is refused, naming the first one's pid);
+  Ctrl-C ends with one line and the command that resumes (exit status 130).
 
 SyncBN: configs use plain BN. mmengine reverts SyncBN to BN when not distributed; with
 ``--launcher pytorch|slurm`` add ``--sync-bn`` to convert BN to ``torch.nn.SyncBatchNorm``.
 """
 import argparse
 
-from mmv3.apis import (add_cfg_options, add_launcher_args, build_runner, parse_tool_args, prepare_train_config,
-                       run_cli)
+from mmv3.apis import add_cfg_options, add_launcher_args, parse_tool_args, prepare_train_config, run_cli, train
 
 
 def parse_args(argv=None):
@@ -44,8 +45,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg, _ = prepare_train_config(args)  # every check before anything is written
-    build_runner(cfg, args.launcher).train()
+    cfg, _ = prepare_train_config(args)  # every check, then the work dir's lock
+    train(cfg, args)  # Ctrl-C / disk full: one line
 
 
 if __name__ == '__main__':

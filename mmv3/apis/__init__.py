@@ -10,7 +10,8 @@
 - :mod:`.checks`: dataset folders and registered ``type`` names, before anything is written.
 - :mod:`.args`: the shared argparse flags (``--cfg-options``, ``--shape``, ``--launcher``).
 - :mod:`.errors`: :class:`ToolError` and :func:`run_cli`, the one error path (one line, exit 2).
-- :mod:`.dist`: ``--launcher pytorch`` on CPU-only machines.
+- :mod:`.dist`: ``--launcher pytorch`` on CPU-only machines; workers that die with torchrun.
+- :mod:`.workdir`: one live training per work dir (a ``flock``'ed lock file).
 
 ``mmv3.engine`` holds only what runs inside the Runner (hooks, safe checkpoint I/O).
 """
@@ -18,9 +19,10 @@ from .args import add_cfg_options, add_launcher_args, add_shape, parse_tool_args
 from .checks import check_dataset_roots, check_registered_types
 from .config import (TASK_BY_SCOPE, TOOLBOXES, all_configs, check_cfg_options, default_input_shape, load_config,
                      parse_cfg_options, prepare_config, setup_scope, task_of)
-from .dist import setup_cpu_distributed
+from .dist import exit_with_launcher, setup_cpu_distributed
 from .errors import ToolError, explain_exception, run_cli
-from .runner import build_runner, prepare_test_config, prepare_train_config
+from .runner import build_runner, prepare_test_config, prepare_train_config, train
+from .workdir import lock_work_dir, release_work_dir
 from .model import (TaskWrapper, build_from_config, build_model, build_model_for_checks, check_checkpoint_for_model,
                     check_pretrained, find_resume_checkpoint, load_weights, preprocess_params)
 
@@ -31,5 +33,5 @@ __all__ = [
     'setup_cpu_distributed', 'ToolError', 'explain_exception', 'run_cli', 'TaskWrapper', 'build_from_config',
     'build_model', 'build_model_for_checks', 'check_checkpoint_for_model', 'check_pretrained',
     'find_resume_checkpoint', 'load_weights', 'preprocess_params', 'build_runner', 'prepare_test_config',
-    'prepare_train_config'
+    'prepare_train_config', 'train', 'lock_work_dir', 'release_work_dir', 'exit_with_launcher'
 ]

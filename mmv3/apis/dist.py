@@ -35,3 +35,33 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
                                      find_unused_parameters=cfg.get('find_unused_parameters',
                                                                     False))
     return True
+
+
+def exit_with_launcher() -> bool:
+    """Make this worker die when the process that started it (torchrun) dies (Linux).
+
+    torchrun starts every worker in a session of its own (``start_new_session=True``), so a
+    ``kill -9`` of the launcher (or of its process group) never reaches the workers, which would
+    go on training into the work dir. ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` has the kernel kill
+    the worker as soon as its parent ends; SIGTERM / SIGINT sent to torchrun are forwarded to the
+    workers by torchrun itself. If the parent is already gone (we were re-parented to init or a
+    sub-reaper before the call) the worker exits at once.
+
+    Returns:
+        bool: Whether the death signal was set (False off Linux or without ``prctl``).
+    """
+    if not sys.platform.startswith('linux'):
+        return False
+    import ctypes
+    import signal
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    launcher_pid = os.environ.get('MMV3_LAUNCHER_PID')
+    if os.getppid() == 1 or (launcher_pid and os.getppid() != int(launcher_pid)):
+        os._exit(1)  # the launcher died before prctl took effect
+    return True

@@ -3,7 +3,7 @@
 A refused command raises :class:`ToolError` (or :class:`~mmv3.engine.CheckpointError`, a dataset
 check's :class:`~mmv3.datasets.checks.DatasetNotReadyError`) whose message is one line;
 :func:`run_cli` prints it as ``<prog>: error: <message>`` and exits with status 2 (3 for a
-non-finite loss). ``MMV3_DEBUG=1`` re-raises with the traceback instead.
+non-finite loss, 130 for Ctrl-C). ``MMV3_DEBUG=1`` re-raises with the traceback instead.
 """
 import os
 import re
@@ -58,6 +58,18 @@ def explain_exception(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, also when mmengine wrapped it (its config formatter turns any
+    exception into ``SyntaxError: Failed to format the config file`` + the whole config)."""
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def run_cli(main, prog: str, argv=None) -> None:
     """Run ``main()`` (or ``main(argv)``); print known refusals as one line and exit non-zero.
 
@@ -73,12 +85,16 @@ def run_cli(main, prog: str, argv=None) -> None:
         raise
     except BaseException as e:  # noqa: B902
         msg = explain_exception(e)
+        if msg is None and _interrupted(e) and not os.environ.get('MMV3_DEBUG'):
+            print(f'{prog}: interrupted', file=sys.stderr, flush=True)
+            sys.exit(130)
         if msg is None or os.environ.get('MMV3_DEBUG'):
             raise
         code = 3 if isinstance(e, NonFiniteLossError) else getattr(e, 'exit_code', 2)
         if os.environ.get('MMV3_TRACEBACK'):
             traceback.print_exc()
-        print(f'{prog}: error: {msg}', file=sys.stderr, flush=True)
+        label = '' if code == 130 else 'error: '  # an interrupt is not an error of the input
+        print(f'{prog}: {label}{msg}', file=sys.stderr, flush=True)
         sys.exit(code)
     if isinstance(ret, int) and ret:
         sys.exit(ret)

@@ -4,14 +4,21 @@
 (config, ``--cfg-options`` keys, dataset folders, registered types, the model and each checkpoint
 it will load) and apply the command's flags, so a refused command starts nothing and writes
 nothing; :func:`build_runner` then builds the Runner as the upstream tools do.
+:func:`prepare_train_config` ends by taking the work dir's lock (:mod:`mmv3.apis.workdir`), and
+:func:`train` turns an interrupt (Ctrl-C) or a full / read-only disk into one line.
 """
+import errno
 import logging
+import os
 import os.path as osp
+import shlex
+import sys
 
 from .checks import check_dataset_roots, check_registered_types
 from .config import prepare_config
-from .dist import setup_cpu_distributed
+from .dist import exit_with_launcher, setup_cpu_distributed
 from .errors import ToolError
+from .workdir import lock_work_dir, release_work_dir
 from .model import (build_model_for_checks, check_checkpoint_for_model, check_pretrained,
                     find_resume_checkpoint)
 
@@ -80,6 +87,8 @@ def prepare_train_config(args):
         tuple: ``(cfg, scope)``.
     """
     import mmv3.engine  # noqa: F401  (safe-load allow-list, hooks, atomic backend)
+    if args.launcher == 'pytorch':
+        exit_with_launcher()  # a worker never outlives torchrun
     cfg, scope = prepare_config(args)  # config, --cfg-options, toolbox scope, work_dir
     if args.amp:
         _enable_amp(cfg)
@@ -93,6 +102,8 @@ def prepare_train_config(args):
     _resolve_resume(cfg, args, model)
     del model
     use_safe_hooks(cfg)
+    # the first write: refused if another live training owns the work dir, or it is read-only
+    lock_work_dir(cfg.work_dir, args.launcher, log=lambda m: _log(m, logging.WARNING))
     return cfg, scope
 
 
@@ -134,6 +145,8 @@ def prepare_test_config(args):
         tuple: ``(cfg, scope, dump_pkl)``.
     """
     import mmv3.engine  # noqa: F401
+    if args.launcher == 'pytorch':
+        exit_with_launcher()
     cfg, scope = prepare_config(args)
     dump_pkl = None
     if args.out is not None:
@@ -171,3 +184,92 @@ def build_runner(cfg, launcher: str = 'none', dump_pkl=None):
         runner.test_evaluator.metrics.append(Dump(out_file_path=dump_pkl))
     _log(f'toolbox: {cfg.get("default_scope")}')
     return runner
+
+
+_DISK_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
+                errno.EROFS: 'read-only file system', errno.EACCES: 'permission denied',
+                errno.EPERM: 'permission denied'}
+
+
+def _chain(exc):
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def resume_command(args, work_dir: str) -> str:
+    """``python tools/train.py CONFIG --work-dir DIR --resume [--cfg-options ...]`` of this run."""
+    argv, opts, i = sys.argv[1:], [], 0
+    while i < len(argv):
+        if argv[i] == '--cfg-options':
+            i += 1
+            while i < len(argv) and not argv[i].startswith('--'):
+                opts.append(argv[i])
+                i += 1
+        else:
+            i += 1
+    cmd = ['python', 'tools/train.py', args.config, '--work-dir', work_dir, '--resume']
+    if opts:
+        cmd += ['--cfg-options'] + opts
+    return ' '.join(shlex.quote(c) for c in cmd)
+
+
+def _last_checkpoint(work_dir: str):
+    try:
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            path = f.read().strip()
+        return path if path and osp.isfile(path) else None
+    except OSError:
+        return None
+
+
+def training_error(exc: BaseException, cfg, args, runner=None):
+    """One-line :class:`ToolError` for an interrupted run (exit 130) or a failed write to the
+    work dir (disk full, read-only, no permission: exit 2), else None."""
+    work_dir = cfg.work_dir
+    last = _last_checkpoint(work_dir)
+    resume = resume_command(args, work_dir)
+    for e in _chain(exc):
+        if isinstance(e, KeyboardInterrupt):
+            if runner is None or getattr(runner, '_train_loop', None) is None:
+                return ToolError('interrupted before training started; nothing was trained',
+                                 exit_code=130)
+            kept = f' (last complete checkpoint: {osp.basename(last)})' if last else ''
+            # mmengine's 1-based iteration of the log lines ("Iter(train) [3/6]")
+            return ToolError(f'interrupted at iteration {runner.iter + 1}{kept}; resume with: '
+                             f'{resume}', exit_code=130)
+        if isinstance(e, OSError) and e.errno in _DISK_ERRNOS:
+            where = e.filename or f'a file in the work dir {work_dir}'
+            fix = ('free space on that disk, keep fewer checkpoints (--cfg-options '
+                   'default_hooks.checkpoint.max_keep_ckpts=N) or use another --work-dir'
+                   if e.errno in (errno.ENOSPC, errno.EDQUOT) else
+                   'make the work dir writable or use another --work-dir')
+            kept = (f'; the last complete checkpoint {last} is intact: resume with: {resume}'
+                    if last else '; no checkpoint was written yet')
+            return ToolError(f'cannot write {where}: {_DISK_ERRNOS[e.errno]} '
+                             f'({errno.errorcode[e.errno]}); {fix}{kept}')
+    return None
+
+
+def train(cfg, args) -> None:
+    """Build the Runner of a config from :func:`prepare_train_config` and train.
+
+    Ctrl-C gives ``interrupted at iteration N ...; resume with: ...`` (exit status 130) instead of
+    a traceback (or mmengine's "Failed to format the config file" with the whole config, when the
+    interrupt lands while a checkpoint's config is being formatted); a full or read-only disk
+    gives one line naming the file and the fix (exit 2). Checkpoints are written atomically, so
+    the last complete one is intact either way. The work dir's lock is released at the end.
+    """
+    runner = None
+    try:
+        runner = build_runner(cfg, args.launcher)
+        runner.train()
+    except BaseException as e:  # noqa: B902
+        err = training_error(e, cfg, args, runner)
+        if err is None or os.environ.get('MMV3_DEBUG'):
+            raise
+        raise err from None
+    finally:
+        release_work_dir(cfg.work_dir)

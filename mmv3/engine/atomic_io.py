@@ -83,11 +83,14 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path], write_fn=None) -
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filepath)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            # a failed write() (disk full) names no file: name the one being written
+            raise OSError(e.errno, e.strerror, filepath) from e
         raise
     _fsync_dir(dirname)
 

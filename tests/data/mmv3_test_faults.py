@@ -7,7 +7,10 @@ Controlled by environment variables so that one config serves faulty and clean r
 * ``MMV3_TEST_SLOW_SAVE=iter_4.pth``: write that checkpoint's first half, create
   ``<dir>/slow_save_started``, sleep 60 s, then write the rest (the test kills mid-write).
 * ``MMV3_TEST_NAN_AT_ITER=N``: fill the first weight with NaN before iteration N.
+* ``MMV3_TEST_DISK_FULL=iter_4.pth``: writing that checkpoint fails half-way with
+  ``OSError(ENOSPC)``, as a full disk does (``MMV3_TEST_DISK_FULL_ERRNO=30``: EROFS instead).
 """
+import errno
 import os
 import os.path as osp
 import time
@@ -26,6 +29,15 @@ class SlowAtomicLocalBackend(AtomicLocalBackend):
     """AtomicLocalBackend whose write of one named file stalls half-way."""
 
     def put(self, obj, filepath):
+        full = os.environ.get('MMV3_TEST_DISK_FULL', '')
+        if full and osp.basename(str(filepath)) == full:
+            code = int(os.environ.get('MMV3_TEST_DISK_FULL_ERRNO', errno.ENOSPC))
+
+            def fails_half_way(f, data):
+                f.write(data[:len(data) // 2])
+                raise OSError(code, os.strerror(code))
+
+            return atomic_write_bytes(obj, filepath, write_fn=fails_half_way)
         name = os.environ.get('MMV3_TEST_SLOW_SAVE', '')
         if name and osp.basename(str(filepath)) == name:
 
