@@ -83,8 +83,10 @@ def dist_run(tmp_path_factory, data_root):
     try:
         _wait_for(osp.join(work, 'sleeping'), proc, log)
         res['workers'] = _children(proc.pid)  # exec: torchrun has the shell's pid
-        with open(osp.join(work, LOCK)) as f:
-            res['owner'] = json.load(f)
+        res['owner'] = dict(pid=None, host=None, started=None)
+        if osp.isfile(osp.join(work, LOCK)):
+            with open(osp.join(work, LOCK)) as f:
+                res['owner'] = json.load(f)
         before = _snapshot(work)
         res['second'] = run_tool('train.py', [CFG, '--work-dir', work] + data_opts(data_root))
         res['untouched'] = before == _snapshot(work)
@@ -129,7 +131,7 @@ def test_lock_of_a_killed_run_is_taken_over(dist_run):
     assert p.returncode == 0, p.stderr[-4000:]
     log = p.stdout + p.stderr
     assert f"taking over the work dir lock of pid {dist_run['owner']['pid']}" in log
-    assert 'resumed epoch: 1, iter: 2' in log or 'iter: 2' in log
+    assert 'resumed epoch' in log and 'iter: 2' in log
     assert osp.isfile(osp.join(dist_run['work'], 'iter_4.pth'))
     with open(osp.join(dist_run['work'], LOCK)) as f:
         rec = json.load(f)

@@ -22,7 +22,8 @@ SyncBN: configs use plain BN. mmengine reverts SyncBN to BN when not distributed
 """
 import argparse
 
-from mmv3.apis import add_cfg_options, add_launcher_args, parse_tool_args, prepare_train_config, run_cli, train
+from mmv3.apis import (add_cfg_options, add_launcher_args, parse_tool_args, prepare_train_config, run_cli,
+                       train)
 
 
 def parse_args(argv=None):

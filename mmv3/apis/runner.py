@@ -200,7 +200,8 @@ def _chain(exc):
 
 
 def resume_command(args, work_dir: str) -> str:
-    """``python tools/train.py CONFIG --work-dir DIR --resume [--cfg-options ...]`` of this run."""
+    """``python tools/train.py CONFIG --work-dir DIR --resume [--cfg-options ...]`` of this run
+    (``bash tools/dist_train.sh CONFIG NPROC ...`` for a run started by that script)."""
     argv, opts, i = sys.argv[1:], [], 0
     while i < len(argv):
         if argv[i] == '--cfg-options':
@@ -210,7 +211,12 @@ def resume_command(args, work_dir: str) -> str:
                 i += 1
         else:
             i += 1
-    cmd = ['python', 'tools/train.py', args.config, '--work-dir', work_dir, '--resume']
+    if getattr(args, 'launcher', 'none') == 'pytorch' and os.environ.get('MMV3_LAUNCHER_PID'):
+        nproc = os.environ.get('LOCAL_WORLD_SIZE', os.environ.get('WORLD_SIZE', 'NPROC'))
+        cmd = ['bash', 'tools/dist_train.sh', args.config, nproc]
+    else:
+        cmd = ['python', 'tools/train.py', args.config]
+    cmd += ['--work-dir', work_dir, '--resume']
     if opts:
         cmd += ['--cfg-options'] + opts
     return ' '.join(shlex.quote(c) for c in cmd)

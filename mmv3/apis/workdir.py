@@ -119,9 +119,10 @@ def lock_work_dir(work_dir: str, launcher: str = 'none', log=None) -> Optional[s
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
         raise _unwritable(work_dir, e) from None
-    fix = (f'wait for it to finish, use another --work-dir, or stop it '
-           f'(kill <pid> on that host) and run again')
     previous = _read_owner(fd)
+    pid = (previous or {}).get('pid', '<pid>')
+    fix = (f'wait for it to finish, use another --work-dir, or stop it (kill {pid} on that '
+           f'host) and run again')
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
