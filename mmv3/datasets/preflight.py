@@ -98,13 +98,14 @@ def _decode_error(path):
 
 def _check_decode(paths, where, max_decode):
     if not paths:
-        return
+        return 0
     picked = [paths[i] for i in sample_indices(len(paths), max_decode)]
     for path, err in zip(picked, _pmap(_decode_error, picked, f'{where}: images')):
         if err:
             raise DatasetNotReadyError(
                 f'{where}: image {path} {err}: re-extract / re-download it or remove it from the split '
                 f'(or skip these checks with --skip-data-check)')
+    return len(picked)
 
 
 def _format_ids(ids, limit=8):
@@ -144,7 +145,7 @@ def _check_seg(ds, where, num_classes, max_decode):
     infos = [ds.get_data_info(i) for i in range(len(ds))]
     pairs = [(d['img_path'], d.get('seg_map_path')) for d in infos if d.get('seg_map_path')]
     if not pairs:
-        return
+        return dict(where=where, kind='seg', files=len(infos), labels=0, decoded=0)
     n = num_classes or len(ds.metainfo.get('classes') or ()) or None
     ignore = int(getattr(ds, 'ignore_index', 255))
     reduce_zero = bool(getattr(ds, 'reduce_zero_label', False))
@@ -179,7 +180,8 @@ def _check_seg(ds, where, num_classes, max_decode):
                     f'{where}: label map {seg} holds ids {_format_ids(bad)} outside 0..{top} '
                     f'(num_classes={n}{", reduce_zero_label" if reduce_zero else ""}) and {ignore} '
                     f'(ignore_index): fix the label file or num_classes.{hint}')
-    _check_decode([i for i, _ in pairs], where, max_decode)
+    decoded = _check_decode([i for i, _ in pairs], where, max_decode)
+    return dict(where=where, kind='seg', files=len(pairs), labels=len(pairs), decoded=decoded)
 
 
 # ------------------------------------------------------------------------------ COCO
@@ -193,7 +195,7 @@ def _check_coco(dataset_cfg, where, max_decode):
         except ValueError as e:
             raise DatasetNotReadyError(f'{where}: ann_file {ann} is not valid JSON ({e})') from None
     if not isinstance(data, dict) or 'images' not in data:
-        return
+        return None
     cats = {c.get('id') for c in data.get('categories') or []}
     images = {im.get('id'): im for im in data['images']}
     for a in data.get('annotations') or []:
@@ -233,7 +235,9 @@ def _check_coco(dataset_cfg, where, max_decode):
         if not osp.isfile(p):
             raise DatasetNotReadyError(f'{where}: image {p} (listed in {ann}) does not exist: download it or '
                                        f'drop it from the ann_file')
-    _check_decode(paths, where, max_decode)
+    decoded = _check_decode(paths, where, max_decode)
+    return dict(where=where, kind='coco', files=len(paths), labels=len(data.get('annotations') or []),
+                decoded=decoded)
 
 
 # ------------------------------------------------------------------------------ classification
@@ -252,7 +256,8 @@ def _check_cls(ds, where, num_classes, max_decode):
         if not osp.isfile(p):
             raise DatasetNotReadyError(f'{where}: image {p} (listed in {ann}) does not exist: extract it or '
                                        f'drop the line from the list')
-    _check_decode(paths, where, max_decode)
+    decoded = _check_decode(paths, where, max_decode)
+    return dict(where=where, kind='cls', files=len(paths), labels=len(infos), decoded=decoded)
 
 
 # ------------------------------------------------------------------------------ entry points
@@ -283,30 +288,35 @@ def preflight_dataset_cfg(dataset_cfg, where='dataset', scope=None, num_classes=
         num_classes (int, optional): Classes the model predicts (label ids / indices must be below).
         max_decode (int): Images decoded per split at most. Default: :data:`MAX_DECODE`.
 
+    Returns:
+        list[dict]: Per leaf dataset: ``where``, ``kind`` (seg / coco / cls), ``files`` (images
+        listed), ``labels`` (label maps / annotations / labels checked), ``decoded`` (images decoded).
+
     Raises:
         DatasetNotReadyError: One line naming the file, the bad value and the fix.
     """
     if not isinstance(dataset_cfg, dict):
-        return
+        return []
     dtype = dataset_cfg.get('type', '')
     name = dtype.split('.')[-1] if isinstance(dtype, str) else getattr(dtype, '__name__', '')
     if name in _WRAPPERS or 'datasets' in dataset_cfg or 'dataset' in dataset_cfg:
+        out = []
         for i, sub in enumerate(dataset_cfg.get('datasets') or []):
-            preflight_dataset_cfg(sub, f'{where}.datasets[{i}]', scope, num_classes, max_decode)
+            out += preflight_dataset_cfg(sub, f'{where}.datasets[{i}]', scope, num_classes, max_decode)
         if 'dataset' in dataset_cfg:
-            preflight_dataset_cfg(dataset_cfg['dataset'], f'{where}.dataset', scope, num_classes, max_decode)
-        return
+            out += preflight_dataset_cfg(dataset_cfg['dataset'], f'{where}.dataset', scope, num_classes, max_decode)
+        return out
     root = str(dataset_cfg.get('data_root', '') or '')
     ann = str(dataset_cfg.get('ann_file', '') or '')
     if '://' in root or '://' in ann:
-        return
+        return []
     if ann.endswith('.json'):
-        return _check_coco(dataset_cfg, where, max_decode)
+        res = _check_coco(dataset_cfg, where, max_decode)
+        return [res] if res else []
     ds = _build_leaf(dataset_cfg, where, scope)
     if scope == 'mmseg' or hasattr(ds, 'reduce_zero_label'):
-        _check_seg(ds, where, num_classes, max_decode)
-    else:
-        _check_cls(ds, where, num_classes, max_decode)
+        return [_check_seg(ds, where, num_classes, max_decode)]
+    return [_check_cls(ds, where, num_classes, max_decode)]
 
 
 def _model_num_classes(cfg):
@@ -327,13 +337,19 @@ def preflight_data_cfg(cfg, splits=('train', 'val'), max_decode=MAX_DECODE):
     Run after :func:`mmv3.datasets.check_data_cfg` (folders exist) and after the toolbox's
     modules are registered.
 
+    Returns:
+        list[dict]: What was checked, per leaf dataset (:func:`preflight_dataset_cfg`).
+
     Raises:
         DatasetNotReadyError: for the first bad file, naming it, the bad value and the fix.
     """
     scope = cfg.get('default_scope', None)
     n = _model_num_classes(cfg)
+    out = []
     for split in splits:
         loader = cfg.get(f'{split}_dataloader', None)
         if not loader:
             continue
-        preflight_dataset_cfg(loader.get('dataset', None), f'{split}_dataloader.dataset', scope, n, max_decode)
+        out += preflight_dataset_cfg(loader.get('dataset', None), f'{split}_dataloader.dataset', scope, n,
+                                     max_decode)
+    return out
