@@ -82,7 +82,7 @@ def _cases(tmp, data_root, model_ckpt):
             ["key 'train_cfg.max_iter' does not exist", 'train_cfg.max_iters']),
         'bad_model_argument': (
             'train.py', [CFG] + d + ['model.backbone.widen_factr=0.5'],
-            ['model cannot be built', "'widen_factr'"]),
+            ["takes no argument 'widen_factr'", 'did you mean model.backbone.widen_factor']),
         'truncated_resume_checkpoint': (
             'train.py', [CFG, '--resume', truncated] + d,
             [f'--resume checkpoint {truncated} is truncated']),

@@ -32,6 +32,10 @@ def parse_args(argv=None):
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--interval', type=int, default=1,
                         help='with --show/--show-dir: draw every N-th test image (default 1)')
+    parser.add_argument(
+        '--skip-data-check', action='store_true',
+        help='skip the dataset pre-flight (label ids, label/image sizes, COCO boxes, list entries, '
+        'decodable images; mmv3.datasets.preflight) that runs before anything is written')
     add_cfg_options(parser)
     add_launcher_args(parser)
     return parse_tool_args(parser, argv)

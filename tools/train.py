@@ -39,6 +39,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--sync-bn', action='store_true',
         help='convert BN to SyncBN (torch) when distributed; ignored otherwise')
+    parser.add_argument(
+        '--skip-data-check', action='store_true',
+        help='skip the dataset pre-flight (label ids, label/image sizes, COCO boxes, list entries, '
+        'decodable images; mmv3.datasets.preflight) that runs before anything is written')
     add_cfg_options(parser)
     add_launcher_args(parser)
     return parse_tool_args(parser, argv)

@@ -16,7 +16,7 @@
 ``mmv3.engine`` holds only what runs inside the Runner (hooks, safe checkpoint I/O).
 """
 from .args import add_cfg_options, add_launcher_args, add_shape, parse_tool_args
-from .checks import check_dataset_roots, check_registered_types
+from .checks import check_dataset_files, check_dataset_roots, check_numeric_values, check_registered_types
 from .config import (TASK_BY_SCOPE, TOOLBOXES, all_configs, check_cfg_options, default_input_shape, load_config,
                      parse_cfg_options, prepare_config, setup_scope, task_of)
 from .dist import exit_with_launcher, setup_cpu_distributed
@@ -28,6 +28,7 @@ from .model import (TaskWrapper, build_from_config, build_model, build_model_for
 
 __all__ = [
     'add_cfg_options', 'add_launcher_args', 'add_shape', 'parse_tool_args', 'check_dataset_roots',
+    'check_dataset_files', 'check_numeric_values',
     'check_registered_types', 'TASK_BY_SCOPE', 'TOOLBOXES', 'all_configs', 'check_cfg_options',
     'default_input_shape', 'load_config', 'parse_cfg_options', 'prepare_config', 'setup_scope', 'task_of',
     'setup_cpu_distributed', 'ToolError', 'explain_exception', 'run_cli', 'TaskWrapper', 'build_from_config',

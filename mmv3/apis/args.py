@@ -4,11 +4,46 @@ import os
 from mmengine.config import DictAction
 
 
+class CfgOptionsAction(DictAction):
+    """mmengine's :class:`~mmengine.config.DictAction` (``KEY=V``, ``KEY=V1,V2``, ``KEY=[(a,b),c]``,
+    ints / floats / bools / ``None``) that keeps the whitespace *inside* a value:
+    ``data_root=my data`` stays ``'my data'`` (upstream removes every space, giving ``'mydata'``).
+    Spaces around list elements and around the value are still dropped (``[1, 2]`` -> ``[1, 2]``).
+    """
+
+    @staticmethod
+    def _parse_iterable(val: str):
+        def next_comma(string):
+            if string.count('(') != string.count(')') or string.count('[') != string.count(']'):
+                raise ValueError(f'Imbalanced brackets exist in {string}')
+            for idx, char in enumerate(string):
+                pre = string[:idx]
+                if char == ',' and pre.count('(') == pre.count(')') and pre.count('[') == pre.count(']'):
+                    return idx
+            return len(string)
+
+        val = val.strip().strip('\'"').strip()
+        is_tuple = False
+        if val.startswith('(') and val.endswith(')'):
+            is_tuple, val = True, val[1:-1]
+        elif val.startswith('[') and val.endswith(']'):
+            val = val[1:-1]
+        elif ',' not in val:
+            return DictAction._parse_int_float_bool(val)
+        values = []
+        while val.strip():
+            idx = next_comma(val)
+            values.append(CfgOptionsAction._parse_iterable(val[:idx]))
+            val = val[idx + 1:]
+        return tuple(values) if is_tuple else values
+
+
 def add_cfg_options(parser) -> None:
-    """``--cfg-options KEY=VALUE ...`` parsed by mmengine's :class:`~mmengine.config.DictAction`
-    (each key is checked against the config when it is loaded: :func:`mmv3.apis.load_config`)."""
+    """``--cfg-options KEY=VALUE ...`` parsed by :class:`CfgOptionsAction` (mmengine's ``DictAction``
+    keeping spaces inside values; each key is checked against the config when it is loaded:
+    :func:`mmv3.apis.load_config`)."""
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--cfg-options', nargs='+', action=CfgOptionsAction, metavar='KEY=VALUE',
         help='override settings of the config, e.g. train_cfg.max_iters=100 '
         'model.backbone.widen_factor=0.5; every key must exist in the config')
 

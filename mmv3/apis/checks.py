@@ -24,11 +24,28 @@ def check_dataset_roots(cfg, loaders: Tuple[str, ...]) -> None:
         raise ToolError(str(e)) from None
 
 
-def _unknown_type_error(name: str, where: str, registry) -> ToolError:
+def close_type_names(name: str, registry, n: int = 2):
+    """Registered names close to ``name`` in ``registry``, its parent and its children (these as
+    ``'<scope>.<name>'``, e.g. ``'mmv3.MobileNetV3'``)."""
     known = list(registry.module_dict)
-    if registry.parent is not None:
-        known += list(registry.parent.module_dict)
-    close = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
+    parent = registry.parent
+    if parent is not None:
+        known += list(parent.module_dict)
+    for reg in (registry, parent):
+        for scope, child in (getattr(reg, 'children', None) or {}).items():
+            if child is not registry:
+                known += [f'{scope}.{k}' for k in child.module_dict]
+    short = name.split('.')[-1]
+    close = difflib.get_close_matches(name, known, n=n, cutoff=0.7)
+    if not close and short != name:
+        close = difflib.get_close_matches(short, known, n=n, cutoff=0.7)
+    if not close:  # 'mobilenetv3' -> 'MobileNetV3'
+        close = [k for k in known if k.split('.')[-1].lower() == short.lower()][:n]
+    return close
+
+
+def _unknown_type_error(name: str, where: str, registry) -> ToolError:
+    close = close_type_names(name, registry)
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ''
     return ToolError(
         f"unknown type '{name}' in {where}{hint}: it is not in the {registry.scope}::"
@@ -108,3 +125,59 @@ def check_registered_types(cfg, splits: Tuple[str, ...]) -> None:
         _check_type(vis, 'visualizer', VISUALIZERS)
         for i, b in enumerate(vis.get('vis_backends') or []):
             _check_type(b, f'visualizer.vis_backends[{i}]', VISBACKENDS)
+
+
+def check_dataset_files(cfg, splits: Tuple[str, ...]) -> None:
+    """Pre-flight of the dataset *content* (label ids, label / image sizes, COCO boxes and
+    categories, list entries, decodable images): :func:`mmv3.datasets.preflight.preflight_data_cfg`.
+    ``tools/train.py`` / ``tools/test.py --skip-data-check`` skip it."""
+    from mmv3.datasets.checks import DatasetNotReadyError
+    from mmv3.datasets.preflight import preflight_data_cfg
+    try:
+        preflight_data_cfg(cfg, splits=splits)
+    except DatasetNotReadyError as e:
+        raise ToolError(str(e)) from None
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_numeric_values(cfg, splits: Tuple[str, ...], train: bool = True) -> None:
+    """Refuse values that would fail (or silently do nothing) once the Runner runs, naming the key:
+    ``batch_size`` < 1, ``num_workers`` < 0, ``persistent_workers=True`` with ``num_workers=0``
+    (torch's DataLoader raises), and for training ``lr`` <= 0, ``max_epochs`` / ``max_iters`` < 1,
+    ``val_interval`` < 1."""
+    for split in splits:
+        key = f'{split}_dataloader'
+        loader = cfg.get(key, None)
+        if not isinstance(loader, dict):
+            continue
+        bs = loader.get('batch_size', 1)
+        if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
+            raise ToolError(f'{key}.batch_size must be a positive integer, got {bs!r}: '
+                            f'set e.g. --cfg-options {key}.batch_size=2')
+        nw = loader.get('num_workers', 0)
+        if not isinstance(nw, int) or isinstance(nw, bool) or nw < 0:
+            raise ToolError(f'{key}.num_workers must be an integer >= 0, got {nw!r}')
+        if nw == 0 and loader.get('persistent_workers', False):
+            raise ToolError(f'{key}.persistent_workers=True needs num_workers > 0 (torch DataLoader raises '
+                            f'otherwise): set {key}.persistent_workers=False or {key}.num_workers=2')
+    if not train:
+        return
+    opt = (cfg.get('optim_wrapper', None) or {}).get('optimizer', None)
+    if isinstance(opt, dict) and 'lr' in opt:
+        lr = opt['lr']
+        if not _is_number(lr) or lr <= 0:
+            raise ToolError(f'optim_wrapper.optimizer.lr must be a positive number, got {lr!r}: '
+                            f'set e.g. --cfg-options optim_wrapper.optimizer.lr=0.01')
+    tc = cfg.get('train_cfg', None)
+    if isinstance(tc, dict):
+        for k in ('max_epochs', 'max_iters', 'val_interval', 'val_begin'):
+            if k not in tc:
+                continue
+            v = tc[k]
+            low = 0 if k == 'val_begin' else 1
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ToolError(f'train_cfg.{k} must be an integer >= {low}, got {v!r}: set e.g. '
+                                f'--cfg-options train_cfg.{k}={max(low, 1)}')

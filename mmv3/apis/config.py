@@ -84,15 +84,15 @@ def load_config(config, cfg_options: Optional[dict] = None, check_options: bool 
 
 def parse_cfg_options(items: Optional[Sequence[str]]) -> Optional[dict]:
     """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}``, exactly as ``--cfg-options`` parses them
-    (mmengine's :class:`~mmengine.config.DictAction`); for values that do not come from argparse."""
+    (:class:`mmv3.apis.args.CfgOptionsAction`); for values that do not come from argparse."""
     if not items:
         return None
-    from mmengine.config import DictAction
+    from .args import CfgOptionsAction
     for item in items:
         if '=' not in item:
             raise ToolError(f'--cfg-options expects KEY=VALUE, got {item!r}')
     ns = argparse.Namespace()
-    DictAction(option_strings=['--cfg-options'], dest='cfg_options')(None, ns, list(items))
+    CfgOptionsAction(option_strings=['--cfg-options'], dest='cfg_options')(None, ns, list(items))
     return ns.cfg_options
 
 
@@ -119,18 +119,136 @@ def _runner_keys() -> set:
                    'work_dir', 'launcher', 'resume', 'load_from', 'tta_model', 'tta_pipeline'}
 
 
+#: mmengine's ``set_random_seed`` arguments (the Runner's ``randomness=dict(...)``)
+RANDOMNESS_KEYS = ('seed', 'diff_rank_seed', 'deterministic')
+#: keys a builder pops before the class sees them (not constructor arguments)
+_BUILDER_KEYS = {
+    'optim_wrapper': {'constructor', 'paramwise_cfg', 'optimizer'},
+    'param_scheduler': {'convert_to_iter_based'},
+    'hook': {'priority'},
+}
+
+
+def _registries_for(path: Sequence[str]) -> List[Tuple[str, object]]:
+    """The registries a ``type`` at config ``path`` is built from (most likely first)."""
+    from mmengine import registry as R
+    head = path[0] if path else ''
+    names = [str(p) for p in path]
+    if 'pipeline' in names or 'transforms' in names:
+        return [('transform', R.TRANSFORMS)]
+    if head in ('model', 'data_preprocessor', 'tta_model'):
+        if names[-1] == 'init_cfg' or 'init_cfg' in names:
+            return [('init', R.WEIGHT_INITIALIZERS)]
+        return [('model', R.MODELS), ('task util', R.TASK_UTILS)]
+    if head == 'optim_wrapper':
+        return [('optimizer', R.OPTIMIZERS)] if 'optimizer' in names[1:] else [('optim_wrapper', R.OPTIM_WRAPPERS)]
+    if head.endswith('_dataloader'):
+        if len(names) > 1 and names[1] in ('sampler', 'batch_sampler'):
+            return [('sampler', R.DATA_SAMPLERS)]
+        return [('dataset', R.DATASETS)]
+    if head == 'param_scheduler':
+        return [('param_scheduler', R.PARAM_SCHEDULERS)]
+    if head in ('default_hooks', 'custom_hooks'):
+        return [('hook', R.HOOKS)]
+    if head == 'visualizer':
+        return [('vis_backend', R.VISBACKENDS)] if 'vis_backends' in names else [('visualizer', R.VISUALIZERS)]
+    if head == 'vis_backends':
+        return [('vis_backend', R.VISBACKENDS)]
+    if head.endswith('_evaluator'):
+        return [('metric', R.METRICS)]
+    if head in ('train_cfg', 'val_cfg', 'test_cfg'):
+        return [('loop', R.LOOPS)]
+    if head == 'log_processor':
+        return [('log_processor', R.LOG_PROCESSORS)]
+    return []
+
+
+def _resolve_type(type_name, path, scope):
+    """(kind, class or function) registered as ``type_name`` for config ``path``, or (None, None)."""
+    if not isinstance(type_name, str):
+        return (None, type_name) if callable(type_name) else (None, None)
+    for kind, root in _registries_for(path):
+        try:
+            with root.switch_scope_and_registry(scope) as reg:
+                obj = reg.get(type_name)
+        except Exception:  # unknown scope, import error: check_registered_types reports it
+            obj = None
+        if obj is not None:
+            return kind, obj
+    return None, None
+
+
+def constructor_args(obj) -> Optional[set]:
+    """Keyword arguments ``obj(...)`` accepts, or None when it takes any (``**kwargs`` all the way).
+
+    For a class the MRO's ``__init__`` are walked: one that takes ``**kwargs`` passes them on to
+    the next, so its parents' arguments count too; the walk stops at the first ``__init__``
+    without ``**kwargs``. Reaching ``object`` (or ``nn.Module``'s catch-all) means "anything".
+    """
+    P = inspect.Parameter
+    named = (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)
+    if not inspect.isclass(obj):
+        try:
+            params = inspect.signature(obj).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind == P.VAR_KEYWORD for p in params):
+            return None
+        return {p.name for p in params if p.kind in named}
+    names = set()
+    for klass in obj.__mro__:
+        if klass is object:
+            return None
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass.__module__.startswith('torch.nn.modules.module'):
+            return None
+        try:
+            params = list(inspect.signature(init).parameters.values())
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in params[1:] if p.kind in named}
+        if not any(p.kind == P.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def _check_new_argument(key, node, path, part, scope):
+    """Refuse a new ``part`` inside the ``type`` dict ``node`` at ``path`` that its class does not take."""
+    kind, obj = _resolve_type(node['type'], path, scope)
+    if obj is None:
+        return  # unknown here: the class itself (or check_registered_types) reports it
+    accepted = constructor_args(obj)
+    if accepted is None:
+        return
+    accepted |= _BUILDER_KEYS.get(kind, set()) | set(node.keys())
+    if part in accepted:
+        return
+    name = getattr(obj, '__name__', str(node['type']))
+    close = difflib.get_close_matches(part, sorted(accepted), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join('.'.join(path + [c]) for c in close)}?" if close else (
+        f"; it takes {', '.join(sorted(accepted)[:12])}{' ...' if len(accepted) > 12 else ''}")
+    raise ToolError(f"--cfg-options key '{key}' does not exist in the config and {name} "
+                    f"(the {kind} at '{'.'.join(path)}') takes no argument '{part}'{hint}")
+
+
 def check_cfg_options(cfg, options: Optional[dict]) -> None:
     """Refuse ``--cfg-options`` keys that do not exist in the config.
 
-    A key must name an existing entry. Two kinds of new keys are accepted because OpenMMLab
-    allows them on purpose: a new argument (or nested argument) inside a dict that has a
-    ``type`` (it is passed to that class, which rejects unknown arguments itself: the model is
-    built before training to check) or inside a ``None`` entry, and a top-level key that the
-    Runner understands (``load_from``, ``sync_bn``, ...).
+    A key must name an existing entry. New keys are accepted where OpenMMLab allows them on
+    purpose: a new argument inside a dict that has a ``type`` -- if the class registered under
+    that type (resolved in the config's ``default_scope``, in the registry of that config field:
+    optimizer, dataset, transform, hook, model, ...) takes it (its constructor signature, through
+    the ``**kwargs`` of the MRO's ``__init__``; a class whose chain ends in ``**kwargs``, or a type
+    that cannot be resolved here, takes anything); anything inside a ``None`` entry; and a
+    top-level key that the Runner understands (``load_from``, ``sync_bn``,
+    ``randomness.seed`` ...).
     """
     if not options:
         return
     runner_keys = None
+    scope = cfg.get('default_scope', None) if hasattr(cfg, 'get') else None
     cfg = getattr(cfg, '_cfg_dict', cfg)
     for key in options:
         parts = key.split('.')
@@ -144,7 +262,7 @@ def check_cfg_options(cfg, options: Optional[dict]) -> None:
                     node = node[part]
                     path.append(part)
                     continue
-                if 'type' in node:  # new argument of a registered class: it checks its kwargs
+                if 'type' in node:  # new argument of a registered class
                     # ... unless the key exists deeper (e.g. data_root of a wrapped dataset)
                     deeper = [f"{'.'.join(path)}.{k}" for k in _flat_keys(node)
                               if k.endswith('.' + '.'.join(parts[i:]))]
@@ -153,11 +271,22 @@ def check_cfg_options(cfg, options: Optional[dict]) -> None:
                             f"--cfg-options key '{key}' does not exist in the config "
                             f"('{'.'.join(path)}' is a {node['type']} without '{part}'); "
                             f"close keys: {', '.join(deeper[:3])}")
+                    _check_new_argument(key, node, path, part, scope)
+                    break
+                if path == ['randomness'] and last and part in RANDOMNESS_KEYS:
                     break
                 if not path:
                     runner_keys = runner_keys or _runner_keys()
                     if last and part in runner_keys:
                         break
+                    if part == 'randomness' and len(parts) == 2:  # a Runner dict the config may lack
+                        if parts[1] in RANDOMNESS_KEYS:
+                            break
+                        close = difflib.get_close_matches(parts[1], RANDOMNESS_KEYS, n=1, cutoff=0.5)
+                        raise ToolError(
+                            f"--cfg-options key '{key}': randomness takes {', '.join(RANDOMNESS_KEYS)} "
+                            f"(mmengine's set_random_seed), not '{parts[1]}'"
+                            + (f'; did you mean randomness.{close[0]}?' if close else ''))
                 where = '.'.join(path) or 'the top level of the config'
             elif isinstance(node, (list, tuple)):
                 if part.isdigit() and int(part) < len(node):

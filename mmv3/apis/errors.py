@@ -34,6 +34,22 @@ def _known_error_types():
     return (ToolError, CheckpointError, NonFiniteLossError, DatasetNotReadyError)
 
 
+def _type_hint(name: str, registry: str) -> str:
+    """`` (did you mean 'X'?)`` for a registry miss reported as ``'<scope>::<registry name>'``."""
+    try:
+        from mmengine import registry as R
+        from .checks import close_type_names
+        scope, _, kind = registry.rpartition('::')
+        roots = [r for r in vars(R).values() if isinstance(r, R.Registry) and r.name == kind and r.parent is None]
+        if not roots:
+            return ''
+        with roots[0].switch_scope_and_registry(scope or None) as reg:
+            close = close_type_names(name, reg)
+    except Exception:  # a hint only: never hide the real error
+        return ''
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ''
+
+
 def explain_exception(exc: BaseException) -> Optional[str]:
     """One-line explanation of a known failure raised while building/running, else None.
 
@@ -50,7 +66,8 @@ def explain_exception(exc: BaseException) -> Optional[str]:
         m = _REGISTRY_MISS.search(str(e))
         if isinstance(e, KeyError) and m:
             name, registry = m.groups()
-            return (f"unknown type '{name}': it is not in the {registry} registry (nor in a "
+            hint = _type_hint(name, registry)
+            return (f"unknown type '{name}'{hint}: it is not in the {registry} registry (nor in a "
                     f"child registry such as mmv3's). Check the spelling, or import the module "
                     f"that registers it with custom_imports=dict(imports=['...']) in the config "
                     f"(mmv3 modules: type='mmv3.{name.split('.')[-1]}' with imports=['mmv3'])")

@@ -14,7 +14,7 @@ import os.path as osp
 import shlex
 import sys
 
-from .checks import check_dataset_roots, check_registered_types
+from .checks import check_dataset_files, check_dataset_roots, check_numeric_values, check_registered_types
 from .config import prepare_config
 from .dist import exit_with_launcher, setup_cpu_distributed
 from .errors import ToolError
@@ -95,9 +95,12 @@ def prepare_train_config(args):
     if args.sync_bn and args.launcher != 'none':
         cfg.sync_bn = 'torch'
     splits = ('train', ) + (('val', ) if cfg.get('val_cfg') else ())
+    check_numeric_values(cfg, splits, train=True)
     check_dataset_roots(cfg, tuple(f'{s}_dataloader' for s in splits))
     check_registered_types(cfg, splits)
     model = build_model_for_checks(cfg)
+    if not getattr(args, 'skip_data_check', False):
+        check_dataset_files(cfg, splits)
     check_pretrained(cfg, model)
     _resolve_resume(cfg, args, model)
     del model
@@ -157,9 +160,12 @@ def prepare_test_config(args):
             cfg.test_evaluator['keep_results'] = True
         else:
             raise ToolError(f'--out must be a .pkl file for {scope} configs, got {args.out}')
+    check_numeric_values(cfg, ('test', ), train=False)
     check_dataset_roots(cfg, ('test_dataloader', ))
     check_registered_types(cfg, ('test', ))
     model = build_model_for_checks(cfg)
+    if not getattr(args, 'skip_data_check', False):
+        check_dataset_files(cfg, ('test', ))
     check_checkpoint_for_model(args.checkpoint, model, what='checkpoint')
     del model
     cfg.load_from = args.checkpoint

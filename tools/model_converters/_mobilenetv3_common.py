@@ -25,14 +25,17 @@ from collections import OrderedDict
 
 import torch
 
+from mmv3.apis import ToolError
+
 BN_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 WIDTH_CANDIDATES = (1.0, 0.75, 0.5, 0.35, 1.25)
 TAIL_CANDIDATES = (None, 'dagger')
 NUM_BLOCKS = dict(large=15, small=11)
 
 
-class ConversionError(ValueError):
-    """The checkpoint cannot be converted; the message says why and what to do."""
+class ConversionError(ToolError, ValueError):
+    """The checkpoint cannot be converted; the message says why and what to do (one line, exit 2
+    through :func:`mmv3.apis.run_cli`)."""
 
 
 def load_state_dict(path):
@@ -45,9 +48,19 @@ def load_state_dict(path):
         raise ConversionError(f'checkpoint {path!r} does not exist')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
-        sd = load_file(path)
+        try:
+            sd = load_file(path)
+        except Exception as e:  # truncated / not a safetensors file: one line
+            line = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            raise ConversionError(f'checkpoint {path} is not a readable .safetensors file ({line})') from None
     else:
-        sd = torch.load(path, map_location='cpu', weights_only=True)
+        # weights_only with mmv3's allow-list: truncated / zero-byte / foreign / malicious files are
+        # refused with one line (mmv3.engine.CheckpointError), never unpickled into code
+        from mmv3.engine import CheckpointError, load_checkpoint_safely
+        try:
+            sd = load_checkpoint_safely(path, what='checkpoint')
+        except CheckpointError as e:
+            raise ConversionError(str(e)) from None
     if isinstance(sd, dict):
         for key in ('state_dict', 'model', 'state_dict_ema'):
             if key in sd and isinstance(sd[key], dict):

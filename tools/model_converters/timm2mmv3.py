@@ -22,9 +22,10 @@ Refused, with the reason:
 timm models normalise inputs with the ImageNet mean/std (RGB), not mmv3's [-1, 1].
 """
 import argparse
-import sys
 
 import torch
+
+from mmv3.apis import run_cli
 
 try:
     from _mobilenetv3_common import Canonical, ConversionError, infer_and_check, load_state_dict, save, to_mmv3
@@ -112,11 +113,8 @@ def main(argv=None):
     parser.add_argument('--verify', action='store_true',
                         help='rebuild the timm model and compare logits on a random input')
     args = parser.parse_args(argv)
-    try:
-        sd = load_state_dict(args.src)
-        out, cfg, model = convert(sd, args.model_name)
-    except ConversionError as e:
-        sys.exit(f'timm2mmv3: {e}')
+    sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
+    out, cfg, model = convert(sd, args.model_name)
     notes = ['timm models expect ImageNet mean/std inputs: set data_preprocessor='
              f'{IMAGENET_PREPROCESSOR} when evaluating this checkpoint',
              'BN eps is 1e-5 (timm); keep norm_cfg eps=1e-5 when fine-tuning this checkpoint']
@@ -130,9 +128,9 @@ def main(argv=None):
             diff = (src.eval()(x) - model(x, mode='tensor')).abs().max().item()
         print(f'verify: max |timm - mmv3| = {diff:.3g}')
         if diff >= 1e-5:
-            sys.exit('timm2mmv3: outputs differ; conversion refused')
+            raise ConversionError(f'outputs differ (max |diff| = {diff:.3g} >= 1e-5); conversion refused')
     save(out, cfg, args.dst, source=f'timm:{args.model_name}:{args.src}', notes=notes)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'timm2mmv3.py')

@@ -19,9 +19,10 @@ mmpretrain's StackedLinearClsHead. torchvision scales the 1280/1024 head width w
 torchvision normalises inputs with the ImageNet mean/std (RGB), not mmv3's [-1, 1].
 """
 import argparse
-import sys
 
 import torch
+
+from mmv3.apis import run_cli
 
 try:
     from _mobilenetv3_common import (NUM_BLOCKS, Canonical, ConversionError, infer_and_check,
@@ -97,11 +98,8 @@ def main(argv=None):
     parser.add_argument('--verify', action='store_true',
                         help='rebuild the torchvision model and compare logits on a random input')
     args = parser.parse_args(argv)
-    try:
-        sd = load_state_dict(args.src)
-        out, cfg, model = convert(sd, args.widen_factor)
-    except ConversionError as e:
-        sys.exit(f'torchvision2mmv3: {e}')
+    sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
+    out, cfg, model = convert(sd, args.widen_factor)
     notes = ['torchvision models expect ImageNet mean/std inputs: set data_preprocessor='
              f'{IMAGENET_PREPROCESSOR} when evaluating this checkpoint']
     if args.verify:
@@ -110,9 +108,9 @@ def main(argv=None):
             diff = (build_torchvision(cfg, sd)(x) - model(x, mode='tensor')).abs().max().item()
         print(f'verify: max |torchvision - mmv3| = {diff:.3g}')
         if diff >= 1e-5:
-            sys.exit('torchvision2mmv3: outputs differ; conversion refused')
+            raise ConversionError(f'outputs differ (max |diff| = {diff:.3g} >= 1e-5); conversion refused')
     save(out, cfg, args.dst, source=f'torchvision:{args.src}', notes=notes)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'torchvision2mmv3.py')
