@@ -1,41 +1,65 @@
 """The argparse pieces every mmv3 tool shares (the OpenMMLab flags, spelled as upstream)."""
+import argparse
+import copy
 import os
 
-from mmengine.config import DictAction
+
+def parse_scalar(val: str):
+    """``'3'`` -> 3, ``'0.5'`` -> 0.5, ``'true'`` / ``'False'`` -> bool, ``'None'`` -> None, else the string
+    (the same rules as mmengine's ``DictAction``)."""
+    for cast in (int, float):
+        try:
+            return cast(val)
+        except ValueError:
+            pass
+    if val.lower() in ('true', 'false'):
+        return val.lower() == 'true'
+    return None if val == 'None' else val
 
 
-class CfgOptionsAction(DictAction):
-    """mmengine's :class:`~mmengine.config.DictAction` (``KEY=V``, ``KEY=V1,V2``, ``KEY=[(a,b),c]``,
-    ints / floats / bools / ``None``) that keeps the whitespace *inside* a value:
-    ``data_root=my data`` stays ``'my data'`` (upstream removes every space, giving ``'mydata'``).
-    Spaces around list elements and around the value are still dropped (``[1, 2]`` -> ``[1, 2]``).
+def parse_value(val: str):
+    """One ``--cfg-options`` value: a scalar, ``V1,V2`` / ``[V1,V2]`` (list), ``(V1,V2)`` (tuple), nested.
+
+    mmengine's ``DictAction`` syntax, except that whitespace *inside* a value is kept:
+    ``data_root=my data`` stays ``'my data'`` (``DictAction`` removes every space, giving ``'mydata'``);
+    spaces around the value and around list elements are dropped (``[1, 2]`` -> ``[1, 2]``).
     """
 
-    @staticmethod
-    def _parse_iterable(val: str):
-        def next_comma(string):
-            if string.count('(') != string.count(')') or string.count('[') != string.count(']'):
-                raise ValueError(f'Imbalanced brackets exist in {string}')
-            for idx, char in enumerate(string):
-                pre = string[:idx]
-                if char == ',' and pre.count('(') == pre.count(')') and pre.count('[') == pre.count(']'):
-                    return idx
-            return len(string)
+    def next_comma(string):
+        if string.count('(') != string.count(')') or string.count('[') != string.count(']'):
+            raise ValueError(f'Imbalanced brackets exist in {string}')
+        for idx, char in enumerate(string):
+            pre = string[:idx]
+            if char == ',' and pre.count('(') == pre.count(')') and pre.count('[') == pre.count(']'):
+                return idx
+        return len(string)
 
-        val = val.strip().strip('\'"').strip()
-        is_tuple = False
-        if val.startswith('(') and val.endswith(')'):
-            is_tuple, val = True, val[1:-1]
-        elif val.startswith('[') and val.endswith(']'):
-            val = val[1:-1]
-        elif ',' not in val:
-            return DictAction._parse_int_float_bool(val)
-        values = []
-        while val.strip():
-            idx = next_comma(val)
-            values.append(CfgOptionsAction._parse_iterable(val[:idx]))
-            val = val[idx + 1:]
-        return tuple(values) if is_tuple else values
+    val = val.strip().strip('\'"').strip()
+    is_tuple = False
+    if val.startswith('(') and val.endswith(')'):
+        is_tuple, val = True, val[1:-1]
+    elif val.startswith('[') and val.endswith(']'):
+        val = val[1:-1]
+    elif ',' not in val:
+        return parse_scalar(val)
+    values = []
+    while val.strip():
+        idx = next_comma(val)
+        values.append(parse_value(val[:idx]))
+        val = val[idx + 1:]
+    return tuple(values) if is_tuple else values
+
+
+class CfgOptionsAction(argparse.Action):
+    """``--cfg-options KEY=VALUE ...`` -> ``{KEY: value}`` (values by :func:`parse_value`), merged over
+    earlier occurrences, as mmengine's ``DictAction`` does."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        options = copy.copy(getattr(namespace, self.dest, None) or {})
+        for kv in values or ():
+            key, val = kv.split('=', maxsplit=1)
+            options[key] = parse_value(val)
+        setattr(namespace, self.dest, options)
 
 
 def add_cfg_options(parser) -> None:

@@ -2,11 +2,10 @@
 
 Every tool (train, test, export, quantize, benchmark, get_flops, reproduce_tables, ...) loads its
 config through :func:`load_config`, so a missing file, a syntax error or a failing
-``custom_imports`` is the same one-line refusal everywhere, and ``--cfg-options`` are parsed by
-mmengine's public :class:`~mmengine.config.DictAction` and checked against the config
-(:func:`check_cfg_options`) before they are merged.
+``custom_imports`` is the same one-line refusal everywhere, and ``--cfg-options`` are parsed with
+mmengine's ``DictAction`` syntax (:func:`mmv3.apis.args.parse_value`, which keeps spaces inside values)
+and checked against the config (:func:`check_cfg_options`) before they are merged.
 """
-import argparse
 import difflib
 import inspect
 import os
@@ -84,16 +83,17 @@ def load_config(config, cfg_options: Optional[dict] = None, check_options: bool 
 
 def parse_cfg_options(items: Optional[Sequence[str]]) -> Optional[dict]:
     """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}``, exactly as ``--cfg-options`` parses them
-    (:class:`mmv3.apis.args.CfgOptionsAction`); for values that do not come from argparse."""
+    (:func:`mmv3.apis.args.parse_value`); for values that do not come from argparse."""
     if not items:
         return None
-    from .args import CfgOptionsAction
+    from .args import parse_value
+    out = {}
     for item in items:
         if '=' not in item:
             raise ToolError(f'--cfg-options expects KEY=VALUE, got {item!r}')
-    ns = argparse.Namespace()
-    CfgOptionsAction(option_strings=['--cfg-options'], dest='cfg_options')(None, ns, list(items))
-    return ns.cfg_options
+        key, val = item.split('=', maxsplit=1)
+        out[key] = parse_value(val)
+    return out
 
 
 # ------------------------------------------------------------------------------ --cfg-options keys

@@ -180,7 +180,7 @@ def verify(runtime: BaseRuntime, model: nn.Module, handle, shapes: Sequence[Sequ
 def build_runtime(name: str, threads: int = 1) -> BaseRuntime:
     """The registered runtime ``name`` (e.g. ``'onnxruntime'``), or a one-line refusal listing them."""
     import mmv3.deploy.runtimes  # noqa: F401  (registers them)
-    if RUNTIMES.get(name) is None:
+    if name not in RUNTIMES.module_dict:  # (Registry.get would try to import a module of that name)
         raise ToolError(f'unknown runtime {name!r}; registered: {", ".join(sorted(RUNTIMES.module_dict))}')
     return RUNTIMES.build(dict(type=name, threads=threads))
 
