@@ -70,8 +70,8 @@ def resolve_runtime(name: str) -> str:
     from mmv3.registry import RUNTIMES
     import mmv3.deploy.runtimes  # noqa: F401  (registers them)
     reg = RUNTIME_ALIASES.get(name, name)
-    if RUNTIMES.get(reg) is None:
-        raise ToolError(f'runtime {name!r} is not available here (registered: '
+    if reg not in RUNTIMES.module_dict:  # not RUNTIMES.get: it falls back to importing a module of that name
+        raise ToolError(f'runtime {name!r} is not registered in mmv3 (registered: '
                         f'{", ".join(sorted(RUNTIMES.module_dict))}); use --runtime ort or --runtime torch')
     return reg
 
