@@ -6,14 +6,15 @@ model through a registered runtime (:func:`mmv3.deploy.runtimes.build_runtime`: 
 + load + bind) and cached on disk as JSON, keyed by the machine (CPU model + core count), the
 runtime (name, version, threads), the clock and the layer. A whole network's latency is predicted as
 
-    sum(block latencies) + overhead
+    sum(block latencies) + k x parameters
 
 The sum alone misses systematically: a standalone layer runs with its weights hot in the cache,
 while the whole network streams all of its weights every call (on this machine: V3-Large at
 96x96 on ONNX Runtime, blocks sum to ~1.2 ms, the network takes ~2.3 ms; at 224x224, ~4.1 vs
-~5.6 ms: a nearly constant ~1.1-1.5 ms). So ``overhead`` is one measured per-network constant,
-the seed network's measured latency minus its block sum (:meth:`LatencyTable.calibrate`, cached
-too); the seed is the calibration point, every other width is a prediction.
+~5.6 ms: a nearly size-independent ~1.1-1.5 ms). So the prediction adds one measured
+per-network term, ``k`` ms per parameter, ``k`` = (the seed's measured latency - its block sum)
+/ its parameters (:meth:`LatencyTable.calibrate`, cached too): the seed is the calibration
+point, every other width is a prediction.
 
 Clock: with one thread the default is the thread's CPU time (``time.thread_time``): on a shared,
 loaded machine wall-clock latency mostly measures the wait for a core (here: 10 ms wall vs
@@ -167,7 +168,7 @@ class LatencyTable:
         if not 0 <= percentile <= 100:
             raise ToolError(f'percentile must be in [0, 100], got {percentile}')
         self.percentile = percentile
-        self.overhead = 0.0  # ms, set by calibrate()
+        self.overhead_per_mparam = 0.0  # ms per million parameters, set by calibrate()
         self._rt = None
         version = runtime_version(self.runtime_name) if measure is None else 'custom'
         self.context = dict(machine=machine_key(), runtime=self.runtime_name, version=version, threads=threads,
@@ -276,11 +277,27 @@ class LatencyTable:
         items.append((head_key(model, shape), lambda: (HeadBlock(model), shape)))
         return items
 
+    def params(self, model: nn.Module, plan) -> int:
+        """Parameters of ``model``'s structure with the backbone widths ``plan`` (built layers + head)."""
+        from mmv3.models.backbones.base_mobilenet import build_layer
+        bb = model.backbone
+        if not hasattr(self, '_params'):
+            self._params = {}
+        total = 0
+        for p in plan[:len(bb.layer_names)]:
+            if p not in self._params:
+                layer = build_layer(p, bb.spec, bb.nl_cfgs, bb.norm_cfg)
+                self._params[p] = sum(t.numel() for t in layer.parameters())
+            total += self._params[p]
+        return total + sum(t.numel() for name, t in model.named_parameters() if not name.startswith('backbone.'))
+
     def breakdown(self, model: nn.Module, plan, input_hw: Tuple[int, int]) -> Dict[str, object]:
-        """Per-block latencies (ms), the overhead and the predicted total of ``model`` with ``plan``."""
+        """Per-block latencies (ms), the weight-streaming overhead and the predicted total of ``model`` with
+        ``plan``."""
         items = self.layer_items(model, plan, input_hw)
         lat = self.lookup(items)
-        return dict(layers=lat[:-1], head=lat[-1], overhead=self.overhead, total=sum(lat) + self.overhead,
+        overhead = self.overhead_per_mparam * self.params(model, plan) / 1e6
+        return dict(layers=lat[:-1], head=lat[-1], overhead=overhead, total=sum(lat) + overhead,
                     keys=[k for k, _ in items])
 
     def predict(self, model: nn.Module, plan, input_hw: Tuple[int, int]) -> float:
@@ -288,20 +305,22 @@ class LatencyTable:
         return self.breakdown(model, plan, input_hw)['total']
 
     def calibrate(self, model: nn.Module, input_hw: Tuple[int, int]) -> float:
-        """Set (and cache) the per-network overhead: ``model``'s measured latency minus its block sum.
+        """Set (and cache) the overhead per million parameters: (``model``'s measured latency minus its
+        block sum) / its parameters.
 
         Returns:
-            float: The overhead (ms).
+            float: The overhead (ms per million parameters).
         """
         items = self.layer_items(model, model.backbone.plan, input_hw)
         digest = hashlib.sha1('|'.join(k for k, _ in items).encode()).hexdigest()[:12]
-        key = f'overhead {digest} {input_hw[0]}x{input_hw[1]}'
+        key = f'overhead-per-mparam {digest} {input_hw[0]}x{input_hw[1]}'
         if key not in self.entries:
             blocks = sum(self.lookup(items))
-            self.entries[key] = self.measure_network(model, input_hw) - blocks
+            measured = self.measure_network(model, input_hw)
+            self.entries[key] = (measured - blocks) / (self.params(model, model.backbone.plan) / 1e6)
             self.save()
-        self.overhead = self.entries[key]
-        return self.overhead
+        self.overhead_per_mparam = self.entries[key]
+        return self.overhead_per_mparam
 
     def measure_network(self, model: nn.Module, input_hw: Tuple[int, int], stem: str = 'network') -> float:
         """Measured whole-network latency (ms) of a classifier (the same runtime, threads and timing)."""

@@ -8,12 +8,12 @@
 Times every layer configuration of the config's backbone (and the neck + head as one block) as a
 tiny standalone model through the runtime, cached on disk (keyed by CPU model + cores, runtime name
 + version, threads, clock, layer shape: a rerun measures nothing new), predicts the whole network's latency
-as the sum of its blocks minus the per-call overhead counted in each block, and reports the
+as the sum of its blocks plus a weight-streaming term, and reports the
 prediction against the measured whole-network latency for a few NetAdapt proposals (each the
 smallest shrink of one unit that cuts ``--delta`` x the seed's predicted latency). The sum of the
 blocks misses the whole network by a nearly constant amount (the network streams all its weights
-per call, a standalone block keeps its own in the cache), so one per-network overhead is measured
-on the seed (seed latency - block sum; cached) and added to every prediction.
+per call, a standalone block keeps its own in the cache), so a per-network term k x parameters is
+added, k measured on the seed ((seed latency - block sum) / its parameters; cached).
 Classification configs only (mmpretrain).
 """
 import argparse
@@ -21,7 +21,7 @@ import json
 import os.path as osp
 import warnings
 
-from mmv3.apis import ToolError, add_cfg_options, add_shape, default_input_shape, parse_cfg_options, run_cli
+from mmv3.apis import ToolError, add_cfg_options, add_shape, default_input_shape, run_cli
 
 
 def parse_args(argv=None):
@@ -65,7 +65,7 @@ def main(argv=None):
     if args.num_proposals < 0:
         raise ToolError(f'--num-proposals must be >= 0, got {args.num_proposals}')
     resolve_runtime(args.runtime)  # refuse an unknown / missing runtime before any work
-    cfg, model = load_seed(args.config, parse_cfg_options(args.cfg_options), 'latency_table.py')
+    cfg, model = load_seed(args.config, args.cfg_options, 'latency_table.py')
     lut = LatencyTable(args.runtime, args.threads, args.cache, args.repeat, args.warmup,
                        progress=not args.no_progress, clock=args.clock,
                        percentile=args.percentile)
@@ -79,7 +79,7 @@ def main(argv=None):
     print(f'{"block":<62} {"ms":>8}')
     for key, ms in zip(br['keys'], br['layers'] + [br['head']]):
         print(f'{key:<62} {ms:8.3f}')
-    print(f'{"per-network overhead (seed: measured - block sum)":<62} {br["overhead"]:8.3f}')
+    print(f'{"weight streaming: k x params (k from the seed)":<62} {br["overhead"]:8.3f}')
     rows = [('seed (the calibration point)', None, br['total'])]
     if args.num_proposals:
         units = search_units(seed_plan, bb.int_taps, list(bb.inner_taps), len(bb.layer_names))
