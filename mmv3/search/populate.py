@@ -4,7 +4,8 @@ Every channel dimension of a MobileNet-family backbone lives in one *space*: ``(
 output of row ``i`` (``('O', -1)`` = the RGB input), ``('M', i)`` the expansion (depthwise) width
 of a block with an expansion conv (a block without one runs on its input: ``('O', i - 1)``) and
 ``('S', i)`` its SE squeeze. :func:`keep_indices` picks, per space that shrinks, the channels with
-the largest L1 norm of the filters that produce them (summed over a residual group, whose rows
+the largest L1 norm of the filters that produce them (the expansion conv, the projection / 1x1
+conv, SE's squeeze conv; summed over a residual group, whose rows
 share one space through the additions), kept in their original order; :func:`populate_state_dict`
 slices every tensor along its spaces, so the kept filters are copied exactly.
 """
@@ -73,7 +74,9 @@ def keep_indices(state_dict, old_plan, new_plan, spec, prefix: str = 'backbone.'
         raise ValueError('populate: the two plans differ in structure (expansion convs / SE), not only in widths')
     importance: Dict[Space, torch.Tensor] = {}
     for i, p in enumerate(old_plan[:num_built]):
-        for path, out_sp, _ in _layer_tensors(p, i, spec):
+        for path, out_sp, in_sp in _layer_tensors(p, i, spec):
+            if in_sp is None or in_sp[0] == 'S':
+                continue  # the depthwise conv and SE's excitation follow their channels, they do not make them
             w = _conv_weight(state_dict, f'{prefix}layer{i}.', path).detach().float()
             score = w.abs().flatten(1).sum(1)
             if out_sp in importance:
