@@ -110,6 +110,7 @@ def test_proposals_cut_delta_and_groups_shrink_together(seed, tmp_path):
             assert {q.plan[r].out for r in q.rows} == {q.width}
             built = build_variant(cfg, q.overrides).backbone  # residual connections kept
             assert [p.residual for p in built.plan] == [p.residual for p in bb.plan]
+    assert any(q.kind == 'bottleneck' and len(q.rows) > 1 for q in props)  # a whole group shrinks at once
     for g in groups:  # every residual group is one proposal unit, never a part of it
         assert not any(q.kind == 'bottleneck' and set(q.rows) < set(g) for q in props)
 
