@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SHELL := /bin/bash
 
-.PHONY: install test demo demo-int8 clean-venv
+.PHONY: install test demo demo-int8 demo-netadapt clean-venv
 
 install:
 	@bash tools/install.sh
@@ -16,6 +16,9 @@ demo: install
 
 demo-int8: install
 	@bash tools/demo_int8.sh
+
+demo-netadapt: install
+	@bash tools/demo_netadapt.sh
 
 clean-venv:
 	rm -rf .venv

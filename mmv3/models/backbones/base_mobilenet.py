@@ -308,6 +308,33 @@ def se_channels(spec, in_ch, mid):
     return max(1, int(base * spec.se_ratio))
 
 
+def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan'):
+    """The module of one planned layer (:class:`LayerPlan`), as :class:`MobileNet` builds it.
+
+    Also used standalone, e.g. to time one layer configuration (:mod:`mmv3.analysis.latency_table`).
+
+    Args:
+        p (LayerPlan): The layer.
+        spec (ArchSpec): The network (SE width rule and gate).
+        nl_cfgs (dict): Activation config per table code (``'RE'``, ``'HS'``, ``'R6'``).
+        norm_cfg (dict): Norm config.
+        with_cp (bool): Gradient checkpointing. Default: False.
+        where (str): Named in the error of an unknown operator.
+    """
+    act = nl_cfgs[p.nl]
+    if p.op == 'conv':
+        return ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act)
+    if p.op == 'bneck':
+        return InvertedResidual(
+            p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
+            se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
+            se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act, with_cp=with_cp)
+    if p.op == 'dwsep':
+        return DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act,
+                                  with_cp=with_cp)
+    raise ValueError(f'unknown operator {p.op!r} in {where}')
+
+
 class MobileNet(BaseModule):
     """The MobileNet-family builder: one table (:mod:`.arch_tables`) -> a backbone.
 
@@ -415,22 +442,10 @@ class MobileNet(BaseModule):
 
     def _build_layers(self, plan, spec, nl_cfgs, norm_cfg, with_cp):
         """One module ``layer{i}`` per planned layer (mmpretrain's parameter names)."""
+        self.spec, self.nl_cfgs, self.norm_cfg = spec, nl_cfgs, norm_cfg
         self.layer_names = []
         for i, p in enumerate(plan):
-            act = nl_cfgs[p.nl]
-            if p.op == 'conv':
-                layer = ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act)
-            elif p.op == 'bneck':
-                layer = InvertedResidual(
-                    p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
-                    se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
-                    se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act,
-                    with_cp=with_cp)
-            elif p.op == 'dwsep':
-                layer = DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg,
-                                           act_cfg=act, with_cp=with_cp)
-            else:
-                raise ValueError(f'unknown operator {p.op!r} in row {i} of {self.arch}')
+            layer = build_layer(p, spec, nl_cfgs, norm_cfg, with_cp, where=f'row {i} of {self.arch}')
             self.add_module(f'layer{i}', layer)
             self.layer_names.append(f'layer{i}')
 

@@ -1,0 +1,218 @@
+"""NetAdapt (tools/search/netadapt.py, mmv3.search) and the latency look-up table (mmv3.analysis.latency_table).
+
+Fast: V3-Small x0.35 at 32x32 on a generated ImageNet-format sample, a deterministic cost model in
+place of timing (``LatencyTable(measure=...)``: the table's caching, keys, prediction and the
+search's logic are the real ones), 1-iteration fine-tunes.
+"""
+import copy
+import json
+import os.path as osp
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+
+from mmv3.analysis.latency_table import LatencyTable
+from mmv3.apis import build_model, load_config, load_weights
+from mmv3.models.backbones.base_mobilenet import override_widths
+from mmv3.search import build_variant, load_seed, make_proposals, search_units
+from mmv3.search.populate import populate_state_dict
+
+warnings.filterwarnings('ignore')
+TINY = osp.join(osp.dirname(__file__), 'data', 'configs', 'tiny_cls_imagenet.py')
+HW = (32, 32)
+
+
+def cost_ms(module, shape):
+    """Deterministic 'latency': 1 ns per conv multiply-accumulate + 0.01 ms per call."""
+    macs = []
+
+    def hook(m, inp, out):
+        macs.append(m.weight.numel() * out.shape[-1] * out.shape[-2])
+    hs = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+          and not isinstance(m, nn.Linear)]
+    lin = sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        module(torch.zeros(shape))
+    for h in hs:
+        h.remove()
+    return 1e-6 * (sum(macs) + lin) + 0.01
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    from mmv3.testing.sample_data import make_imagenet
+    root = str(tmp_path_factory.mktemp('imagenet'))
+    make_imagenet(root, num_train=12, num_val=6, img_size=(32, 32))
+    return root
+
+
+def seed_cfg(root):
+    return {'train_dataloader.dataset.data_root': root, 'test_dataloader.dataset.data_root': root}
+
+
+@pytest.fixture(scope='module')
+def seed(data_root):
+    return load_seed(TINY, seed_cfg(data_root))
+
+
+def make_lut(tmp_path):
+    return LatencyTable('fake', cache_dir=str(tmp_path), measure=cost_ms, progress=False)
+
+
+def test_lut_caches_and_sums(seed, tmp_path):
+    cfg, model = seed
+    lut = make_lut(tmp_path)
+    calls = []
+    lut._measure_fn = lambda m, s: calls.append(s) or cost_ms(m, s)
+    br = lut.breakdown(model, model.backbone.plan, HW)
+    n_blocks = len(model.backbone.layer_names) + 1
+    assert len(br['keys']) == n_blocks
+    assert br['total'] == pytest.approx(sum(br['layers']) + br['head'])  # not calibrated: no overhead term
+    assert len(calls) == len(set(br['keys']))  # each configuration measured once
+    again = make_lut(tmp_path)  # a new table reads the cache from disk
+    again._measure_fn = lambda m, s: pytest.fail('measured although cached')
+    assert again.predict(model, model.backbone.plan, HW) == pytest.approx(br['total'])
+    # calibration: the seed's prediction is its measured latency
+    lut._measure_fn = cost_ms
+    lut.calibrate(model, HW)
+    assert lut.predict(model, model.backbone.plan, HW) == pytest.approx(lut.measure_network(model, HW), rel=1e-6)
+
+
+def test_proposals_cut_delta_and_groups_shrink_together(seed, tmp_path):
+    cfg, model = seed
+    bb = model.backbone
+    lut = make_lut(tmp_path)
+    lut.calibrate(model, HW)
+    seed_ms = lut.predict(model, bb.plan, HW)
+    delta = 0.02 * seed_ms
+    units = search_units(bb.plan, bb.int_taps, list(bb.inner_taps), len(bb.layer_names))
+    cur, props = make_proposals(lut, model, bb.plan, {}, HW, delta, units)
+    assert cur == pytest.approx(seed_ms)
+    kinds = {q.kind for q in props}
+    assert kinds == {'expand', 'bottleneck'}
+    groups = set(bb.residual_groups())
+    for q in props:
+        assert cur - lut.predict(model, q.plan, HW) >= delta  # cuts at least delta in the prediction
+        assert q.width % 8 == 0 and q.width < q.old_width
+        if q.width + 8 < q.old_width:  # and it is the smallest such shrink (8 channels less would not do)
+            from mmv3.search.proposals import Unit, with_width
+            unit = Unit(q.kind, q.rows, 'exp' if q.kind == 'expand' else 'out')
+            try:
+                wider = override_widths(bb.plan, with_width({}, unit, q.width + 8))
+            except ValueError:
+                wider = None
+            if wider is not None:
+                assert cur - lut.predict(model, wider, HW) < delta
+        if q.kind == 'bottleneck':
+            assert len(q.rows) == 1 or q.rows in groups
+            assert {q.plan[r].out for r in q.rows} == {q.width}
+            built = build_variant(cfg, q.overrides).backbone  # residual connections kept
+            assert [p.residual for p in built.plan] == [p.residual for p in bb.plan]
+    assert any(q.kind == 'bottleneck' and len(q.rows) > 1 for q in props)  # a whole group shrinks at once
+    for g in groups:  # every residual group is one proposal unit, never a part of it
+        assert not any(q.kind == 'bottleneck' and set(q.rows) < set(g) for q in props)
+
+
+def test_populate_keeps_largest_l1_filters_exactly(seed, tmp_path):
+    cfg, model = seed
+    model = copy.deepcopy(model)
+    torch.manual_seed(0)
+    for p in model.parameters():
+        p.data.normal_()
+    bb = model.backbone
+    g = max(bb.residual_groups(), key=len)
+    e = next(i for i, p in enumerate(bb.plan) if p.expand and p.se)
+    ov = {r: dict(out=bb.plan[g[0]].out - 8) for r in g}
+    ov.setdefault(e, {})['exp'] = bb.plan[e].mid - 8
+    new = build_variant(cfg, ov)
+    sd, keep = populate_state_dict(model.state_dict(), bb.plan, new.backbone.plan, bb.spec,
+                                   num_built=len(bb.layer_names))
+    new.load_state_dict(sd, strict=True)
+    old_l, new_l = bb, new.backbone
+    # expansion: the kept channels are the largest-L1 expand filters, copied exactly everywhere they appear
+    w = getattr(old_l, f'layer{e}').expand_conv.conv.weight
+    k = keep[('M', e)]
+    assert torch.equal(k, torch.sort(torch.topk(w.abs().flatten(1).sum(1), len(k)).indices).values)
+    a, b = getattr(old_l, f'layer{e}'), getattr(new_l, f'layer{e}')
+    assert torch.equal(b.expand_conv.conv.weight, a.expand_conv.conv.weight[k])
+    assert torch.equal(b.expand_conv.bn.running_var, a.expand_conv.bn.running_var[k])
+    assert torch.equal(b.depthwise_conv.conv.weight, a.depthwise_conv.conv.weight[k])
+    assert torch.equal(b.se.conv2.conv.bias, a.se.conv2.conv.bias[k])
+    proj = a.linear_conv.conv.weight
+    if ('O', e) in keep:  # the block is in the shrunk group too
+        proj = proj[keep[('O', e)]]
+    assert torch.equal(b.linear_conv.conv.weight, proj[:, k])
+    # residual group: one channel set for all rows (largest summed L1), consumers sliced on their inputs
+    ko = keep[('O', g[0])]
+    score = sum(getattr(old_l, f'layer{r}').linear_conv.conv.weight.abs().flatten(1).sum(1) for r in g)
+    assert torch.equal(ko, torch.sort(torch.topk(score, len(ko)).indices).values)
+    for r in g:
+        assert torch.equal(keep[('O', r)], ko)
+        assert torch.equal(getattr(new_l, f'layer{r}').linear_conv.bn.weight,
+                           getattr(old_l, f'layer{r}').linear_conv.bn.weight[ko])
+    nxt = g[-1] + 1
+    assert torch.equal(getattr(new_l, f'layer{nxt}').expand_conv.conv.weight,
+                       getattr(old_l, f'layer{nxt}').expand_conv.conv.weight[:, ko])
+
+
+def _search(cfg, model, work_dir, lut, logs):
+    from mmv3.search.netadapt import NetAdapt, TaskLoop
+    loop = TaskLoop(cfg, lr=0.01, max_val_batches=2)
+    return NetAdapt(cfg, TINY, model, lut, loop, str(work_dir), HW, target_ratio=0.9, delta=0.04, short_iters=1,
+                    long_iters=1, log=logs.append)
+
+
+def test_search_resumes_and_final_config_meets_target(seed, tmp_path, data_root):
+    cfg, model = seed
+    lut = make_lut(tmp_path / 'cache')
+    lut.calibrate(model, HW)
+    work = tmp_path / 'search'
+    logs = []
+    state = _search(cfg, model, work, lut, logs).run(max_steps=1)  # "killed" after one finished step
+    assert state['step'] == 1 and not state['finished']
+    step1 = (work / 'step_01.json').read_text()
+    chosen = json.loads(step1)
+    assert chosen['proposals'] and sum(bool(p.get('chosen')) for p in chosen['proposals']) == 1
+    assert not (work / 'step_02.json').exists() and not (work / 'netadapt_final.py').exists()
+
+    logs2 = []
+    state = _search(cfg, model, work, lut, logs2).run()
+    assert 'resuming' in logs2[0] and 'after step 1' in logs2[0]
+    assert any(line.startswith('[netadapt] step 2 proposal 1/') for line in logs2)  # continues at step 2
+    assert not any(line.startswith('[netadapt] step 1 ') for line in logs2)
+    assert (work / 'step_01.json').read_text() == step1  # the finished step is not redone
+    assert state['finished'] and state['step'] >= 2
+    assert (work / 'netadapt.png').is_file()
+
+    # the final config builds (``_base_`` = the seed config, only the widths) and meets the target
+    final_cfg = load_config(str(work / 'netadapt_final.py'), seed_cfg(data_root))
+    assert dict(final_cfg.model.backbone.arch_overrides) == {int(k): v for k, v in state['overrides'].items()}
+    final = build_model(final_cfg)
+    load_weights(final, str(work / 'netadapt_final.pth'))
+    pred = lut.predict(final, final.backbone.plan, HW)
+    assert pred <= state['target_ms']
+    assert pred < lut.predict(model, model.backbone.plan, HW)
+
+
+def test_cli_refusals(tmp_path, capsys):
+    import importlib.util
+    from mmv3.apis import run_cli
+    tool = osp.join(osp.dirname(__file__), '..', 'tools', 'search', 'netadapt.py')
+    spec = importlib.util.spec_from_file_location('netadapt_tool', tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    seg = osp.join(osp.dirname(__file__), '..', 'configs', 'seg', 'lraspp_v3_small_cityscapes.py')
+    ckpt = tmp_path / 'x.pth'
+    torch.save({}, ckpt)
+    for args, msg in [([seg, '--target-ratio', '0.8'], 'supports mmpretrain classification configs'),
+                      ([TINY, '--target-ratio', '1.5'], '--target-ratio must be in (0, 1)'),
+                      ([TINY, '--target-ratio', '0.8', '--proposals', 'width'], '--proposals'),
+                      ([TINY, '--target-ratio', '0.8', '--runtime', 'openvino'], "runtime 'openvino' is not")]:
+        with pytest.raises(SystemExit) as e:
+            run_cli(mod.main, 'netadapt.py', [*args, '--checkpoint', str(ckpt), '--work-dir', str(tmp_path / 'w')])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith('netadapt.py: error: ') and msg in err, err
+    assert not (tmp_path / 'w').exists()
