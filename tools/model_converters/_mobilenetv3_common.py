@@ -131,11 +131,13 @@ def to_mmv3(sd, can):
     return out
 
 
-def model_config(arch, widen_factor, reduce_tail, bn_eps, in_channels, mid_channels, num_classes):
+def model_config(arch, widen_factor, reduce_tail, bn_eps, in_channels, mid_channels, num_classes, pad_type=''):
     """The mmpretrain ``model`` config of the converted checkpoint."""
     backbone = dict(type='mmv3.MobileNetV3', arch=arch, widen_factor=widen_factor,
                     out_indices=(NUM_BLOCKS[arch] + 1, ),
                     norm_cfg=dict(type='BN', eps=bn_eps, momentum=0.01))
+    if pad_type:
+        backbone['pad_type'] = pad_type
     if reduce_tail is not None:
         backbone['reduce_tail'] = reduce_tail
     return dict(
@@ -164,7 +166,7 @@ def have_of(nearest, arch):
     return None if v is None else tuple(v.shape)
 
 
-def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto'):
+def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto', pad_type=''):
     """Find the mmv3 config whose state dict has exactly the shapes of ``out``.
 
     Returns:
@@ -198,7 +200,7 @@ def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto'):
             'model uses a multiplier outside the candidates.')
     mid, in_ch = out['head.layers.0.fc.weight'].shape
     num_classes = out['head.layers.1.fc.weight'].shape[0]
-    cfg = model_config(arch, found[0], found[1], bn_eps, in_ch, mid, num_classes)
+    cfg = model_config(arch, found[0], found[1], bn_eps, in_ch, mid, num_classes, pad_type)
     model = build_model(cfg)
     missing, unexpected = model.load_state_dict(out, strict=False)
     if missing or unexpected:

@@ -22,6 +22,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import ConvModule, DepthwiseSeparable, InvertedResidual, make_divisible
+from ..layers.conv2d_same import PAD_TYPES
 from .arch_tables import ARCHS
 
 NL_CFGS = dict(RE=dict(type='ReLU'), HS=dict(type='HSwish'), R6=dict(type='ReLU6'))
@@ -348,6 +349,11 @@ class MobileNet(BaseModule):
             numbering, applied after the width multiplier; a residual group changes its
             ``out`` together (:meth:`residual_groups`). See :func:`override_widths`.
             Default: None.
+        pad_type (str): ``''``: symmetric padding (PyTorch's); ``'same'``: TensorFlow's
+            ``'SAME'`` padding for every strided conv (stem and depthwise, dilated ones too;
+            asymmetric at even input sizes), which weights trained in TensorFlow (Keras
+            applications, slim, DeepLab, timm's ``tf_*``) need to compute their outputs.
+            Parameter names are the same. Default: ``''``.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -360,8 +366,8 @@ class MobileNet(BaseModule):
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
                  hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
-                 frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01), norm_eval=False,
-                 with_cp=False,
+                 pad_type='', frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
+                 norm_eval=False, with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
                            dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1, bias=0),
                            dict(type='Normal', layer='Linear', std=0.01))):
@@ -394,6 +400,10 @@ class MobileNet(BaseModule):
         if not -1 <= frozen_stages < num_layers:
             raise ValueError(f'{name}: frozen_stages must be in [-1, {num_layers - 1}], got {frozen_stages}')
         self.arch_overrides = arch_overrides
+        if pad_type not in PAD_TYPES:
+            raise ValueError(f"{name}: pad_type must be one of {PAD_TYPES} ('' = symmetric, 'same' = "
+                             f"TensorFlow's SAME padding for TF-trained weights), got {pad_type!r}")
+        self.pad_type = pad_type
         self.plan = override_widths(
             plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride), arch_overrides)
         last_built = max(i for i, _ in self._taps)
@@ -419,16 +429,17 @@ class MobileNet(BaseModule):
         for i, p in enumerate(plan):
             act = nl_cfgs[p.nl]
             if p.op == 'conv':
-                layer = ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act)
+                layer = ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act,
+                                   pad_type=self.pad_type)
             elif p.op == 'bneck':
                 layer = InvertedResidual(
                     p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
                     se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
                     se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act,
-                    with_cp=with_cp)
+                    with_cp=with_cp, pad_type=self.pad_type)
             elif p.op == 'dwsep':
                 layer = DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg,
-                                           act_cfg=act, with_cp=with_cp)
+                                           act_cfg=act, with_cp=with_cp, pad_type=self.pad_type)
             else:
                 raise ValueError(f'unknown operator {p.op!r} in row {i} of {self.arch}')
             self.add_module(f'layer{i}', layer)
