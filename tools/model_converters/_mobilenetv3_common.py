@@ -31,8 +31,7 @@ TAIL_CANDIDATES = (None, 'dagger')
 NUM_BLOCKS = dict(large=15, small=11)
 
 
-class ConversionError(ValueError):
-    """The checkpoint cannot be converted; the message says why and what to do."""
+from mmv3.converters.common import ConversionError  # noqa: E402  (one error type for every converter)
 
 
 def load_state_dict(path):
@@ -47,7 +46,12 @@ def load_state_dict(path):
         from safetensors.torch import load_file
         sd = load_file(path)
     else:
-        sd = torch.load(path, map_location='cpu', weights_only=True)
+        try:
+            sd = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as e:  # truncated / not a torch file / pickled objects
+            raise ConversionError(f'{path!r} cannot be read as a PyTorch checkpoint '
+                                  f'({type(e).__name__}: {str(e).splitlines()[0][:120]}); is the download '
+                                  'complete?') from None
     if isinstance(sd, dict):
         for key in ('state_dict', 'model', 'state_dict_ema'):
             if key in sd and isinstance(sd[key], dict):
@@ -208,15 +212,15 @@ def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto', pa
     return cfg, model.eval()
 
 
-def save(out, cfg, dst, source, notes):
+def save(out, cfg, dst, source, notes, header=None):
     """Write ``{'state_dict', 'meta'}`` to ``dst`` and print the config to use with it."""
     import mmengine
     mmengine.mkdir_or_exist(osp.dirname(osp.abspath(dst)))
     meta = dict(source=source, model=cfg, notes=notes)
     torch.save(dict(state_dict=out, meta=meta), dst)
     print(f'saved {len(out)} tensors to {dst}')
-    print('model config for this checkpoint (mmpretrain ImageClassifier, default_scope="mmpretrain",\n'
-          "custom_imports=dict(imports=['mmv3'])):")
+    print(header or ('model config for this checkpoint (mmpretrain ImageClassifier, default_scope="mmpretrain",\n'
+                     "custom_imports=dict(imports=['mmv3'])):"))
     print(mmengine.Config(dict(model=cfg)).pretty_text)
     for n in notes:
         print('note:', n)

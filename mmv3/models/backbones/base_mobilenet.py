@@ -94,17 +94,23 @@ def place_hswish(rows, first_channels):
     return out
 
 
-def dilate(rows, output_stride):
-    """Per row (stride, dilation) for an ``output_stride`` (TF DeepLab's placement).
+def dilate(rows, output_stride, atrous_rate_first=False):
+    """Per row (stride, dilation) for an ``output_stride`` (TF DeepLab's placement by default).
 
     Once the running stride reaches ``output_stride``, a stride-s row runs at stride 1 with
-    the current rate, and every later row uses a rate multiplied by s.
+    the current rate, and every later row uses a rate multiplied by s. With
+    ``atrous_rate_first=True`` the row that gives up its stride is already dilated by s
+    (torchvision's ``mobilenet_v3_large(dilated=True)``: bneck 13 at stride 1, dilation 2).
     """
     current, rate, plan = 1, 1, []
     for r in rows:
         if current >= output_stride and r.s > 1:
-            plan.append((1, rate))
-            rate *= r.s
+            if atrous_rate_first:
+                rate *= r.s
+                plan.append((1, rate))
+            else:
+                plan.append((1, rate))
+                rate *= r.s
         else:
             plan.append((r.s, rate))
             current *= r.s
@@ -168,7 +174,8 @@ class LayerPlan(NamedTuple):
         return self.op == 'bneck' and self.stride == 1 and self.in_ch == self.out
 
 
-def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=None, output_stride=32):
+def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=None, output_stride=32,
+                atrous_rate_first=False):
     """Decode rows (table units) into per-layer final widths, strides and dilations.
 
     Every layer's output is ``make_divisible(out x widen_factor, 8, min_channels)``; a bneck's
@@ -184,7 +191,7 @@ def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=N
 
     plan, num_layers = [], len(rows)
     in_table, in_ch, reduction = 3, 3, 1
-    for i, (r, (stride, dilation)) in enumerate(zip(rows, dilate(rows, output_stride))):
+    for i, (r, (stride, dilation)) in enumerate(zip(rows, dilate(rows, output_stride, atrous_rate_first))):
         mid = None
         out_ch = width(r.out)
         if r.op == 'bneck':
@@ -335,6 +342,10 @@ class MobileNet(BaseModule):
             (0 = stem, last = final 1x1 conv); ``'i.expand'`` / ``'i.depthwise'`` is block
             ``i``'s expansion / depthwise output after BN and activation. Default: the last layer.
         output_stride (int): 8, 16 or 32; below 32, the last stages run atrous. Default: 32.
+        atrous_rate_first (bool): Where the atrous rate starts (see :func:`dilate`): ``False``
+            (TF DeepLab): the block that gives up its stride keeps rate 1, later blocks are
+            dilated; ``True`` (torchvision's ``dilated=True``): that block is dilated too.
+            Default: False.
         reduce_tail (str, optional): ``'rf2'`` or ``'dagger'``, see :func:`halve_last_stage`.
         hswish_from (int, optional): Table 5: h-swish from the first layer with this many
             channels on, ReLU before it. Default: None (the table's placement).
@@ -366,7 +377,7 @@ class MobileNet(BaseModule):
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
                  hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
-                 pad_type='', frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
+                 pad_type='', atrous_rate_first=False, frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
                  norm_eval=False, with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
                            dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1, bias=0),
@@ -405,7 +416,8 @@ class MobileNet(BaseModule):
                              f"TensorFlow's SAME padding for TF-trained weights), got {pad_type!r}")
         self.pad_type = pad_type
         self.plan = override_widths(
-            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride), arch_overrides)
+            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride, atrous_rate_first),
+            arch_overrides)
         last_built = max(i for i, _ in self._taps)
         self._build_layers(self.plan[:last_built + 1], spec, nl_cfgs, norm_cfg, with_cp)
         self._resolve_taps()
