@@ -116,3 +116,40 @@ def test_torchvision_lraspp_cli(tv_lraspp, tmp_path):
     res = subprocess.run([sys.executable, CLI, str(src), str(tmp_path / 'x.pth'), '--model', 'lraspp_resnet50'],
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2 and "invalid choice: 'lraspp_resnet50'" in res.stderr
+
+
+def _make_voc_sample(root, num=2, size=(96, 128), seed=0):
+    """A tiny Pascal VOC 2012 layout (JPEGImages, SegmentationClass palette PNGs, val.txt)."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    voc = root / 'VOCdevkit' / 'VOC2012'
+    for d in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        (voc / d).mkdir(parents=True)
+    names = [f'2007_{i:06d}' for i in range(num)]
+    palette = [0] * 768
+    for c in range(21):
+        palette[3 * c:3 * c + 3] = [(c * 37) % 256, (c * 91) % 256, (c * 53) % 256]
+    for n in names:
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(voc / 'JPEGImages' / f'{n}.jpg')
+        lab = Image.fromarray(rng.integers(0, 21, size, dtype=np.uint8), mode='P')
+        lab.putpalette(palette)
+        lab.save(voc / 'SegmentationClass' / f'{n}.png')
+    (voc / 'ImageSets' / 'Segmentation' / 'val.txt').write_text('\n'.join(names) + '\n')
+    return voc
+
+
+@pytest.mark.slow
+def test_converted_lraspp_runs_tools_test(tv_lraspp, tmp_path):
+    """The converted checkpoint + config evaluate with tools/test.py (on a tiny VOC-layout sample)."""
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'data'))
+    from mmv3_tool_helpers import run_tool
+    voc = _make_voc_sample(tmp_path)
+    out, cfg = convert_lraspp(tv_lraspp.state_dict())
+    ckpt = tmp_path / 'lraspp_tv_mmv3.pth'
+    torch.save(dict(state_dict=out, meta=dict(source='test')), ckpt)
+    p = run_tool('test.py', [LRASPP_CFG, ckpt, '--work-dir', tmp_path / 'w', '--cfg-options',
+                             f'test_dataloader.dataset.data_root={voc}', 'test_dataloader.num_workers=0',
+                             'test_dataloader.persistent_workers=False'])
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert 'mIoU' in p.stdout + p.stderr
