@@ -113,9 +113,34 @@ def test_timm_outputs_equal(name):
         assert _max_diff(src, wrong_model.eval()) > 1e-5
 
 
+@pytest.mark.parametrize('name', ['tf_mobilenetv3_large_100', 'tf_mobilenetv3_small_075'])
+def test_timm_tf_ports_equal_with_same_padding(name):
+    """timm's ports of the TF checkpoints: TF 'SAME' padding (pad_type='same') and BN eps 1e-3."""
+    import timm
+    torch.manual_seed(0)
+    src = _perturb_bn(timm.create_model(name, pretrained=False))
+    out, cfg, model = timm2mmv3.convert(src.state_dict(), name)
+    bb = cfg['backbone']
+    assert bb['pad_type'] == 'same' and bb['norm_cfg']['eps'] == 1e-3
+    assert set(out) == set(model.state_dict()) and len(out) == len(src.state_dict())
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = src(x)
+    scale = ref.abs().max().item()
+    for size in (224, 225, 160):  # even sizes: asymmetric padding; odd: symmetric
+        assert _max_diff(src, model, size=size) <= 1e-5 * max(scale, 1.0)
+    # without TF padding the same weights differ at even sizes (and agree at odd ones)
+    sym = common.model_config(bb['arch'], bb['widen_factor'], None, 1e-3, cfg['head']['in_channels'],
+                              cfg['head']['mid_channels'][0], 1000)
+    sym_model = common.build_model(sym)
+    sym_model.load_state_dict(out)
+    sym_model.eval()
+    assert _max_diff(src, sym_model, size=224) > 1e-3 * scale
+    assert _max_diff(src, sym_model, size=225) <= 1e-5 * max(scale, 1.0)
+
+
 @pytest.mark.parametrize('name,reason', [
-    ('tf_mobilenetv3_large_100', 'SAME" padding'),
-    ('tf_mobilenetv3_small_minimal_100', 'padding'),
+    ('tf_mobilenetv3_small_minimal_100', 'minimalistic'),
     ('mobilenetv3_small_050', 'fix_stem'),
     ('mobilenetv3_rw', 'different head'),
     ('resnet50', 'not a supported timm MobileNetV3'),
@@ -145,8 +170,8 @@ def test_cli_roundtrip(tmp_path):
     torch.save(tsrc.state_dict(), tmp_path / 'timm.pth')
     args = [sys.executable, osp.join(CONVERTERS, 'timm2mmv3.py'), str(tmp_path / 'timm.pth'),
             str(tmp_path / 'timm_mmv3.pth')]
-    res = subprocess.run(args + ['--model-name', 'tf_mobilenetv3_large_100'], capture_output=True, text=True)
-    assert res.returncode != 0 and 'SAME' in res.stderr and 'Traceback' not in res.stderr
+    res = subprocess.run(args + ['--model-name', 'tf_mobilenetv3_large_minimal_100'], capture_output=True, text=True)
+    assert res.returncode != 0 and 'minimalistic' in res.stderr and 'Traceback' not in res.stderr
     res = subprocess.run(args + ['--model-name', 'mobilenetv3_large_100', '--verify'], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr

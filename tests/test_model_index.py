@@ -86,14 +86,18 @@ def test_committed_file_equals_the_generator(regenerated, rel):
 
 def test_every_config_is_listed_and_every_listed_config_exists(models):
     configs = mi.list_configs(ROOT)
-    assert len(configs) == 47
+    assert len(configs) == 48  # + the converted torchvision LR-ASPP
     assert sorted(m['Config'] for m in models.values()) == sorted(configs)
     for name, m in models.items():
         assert osp.isfile(osp.join(ROOT, m['Config'])) and name == osp.basename(m['Config'])[:-3]
         meta = m['Metadata']
         assert isinstance(meta['Parameters'], int) and isinstance(meta['FLOPs'], int)
-        assert meta['Training Data'] == {'cls': 'ImageNet-1k', 'det': 'COCO', 'seg': 'Cityscapes'}[
-            m['Config'].split('/')[1]]
+        from mmv3.converters.weights import CONVERTED
+        if name in CONVERTED:  # trained elsewhere: the source's training data
+            assert meta['Training Data'] == CONVERTED[name]['training_data']
+        else:
+            assert meta['Training Data'] == {'cls': 'ImageNet-1k', 'det': 'COCO', 'seg': 'Cityscapes'}[
+                m['Config'].split('/')[1]]
         assert meta['Architecture'] and osp.isfile(osp.join(ROOT, m['Code']))
         assert m['Paper']['URL'] == 'https://arxiv.org/abs/1905.02244' and 'Weights' not in m
 
@@ -110,8 +114,16 @@ def test_paper_results_are_the_rows_and_marked(models):
         assert res['Metrics'] == {METRIC[folder]: row.accuracy}
         assert m['Metadata']['Paper Row'] == f'Table {row.table}: {row.name}'
         assert m['Metadata']['Paper Parameters'] == round(row.params * 1e6)
+    from mmv3.converters.weights import CONVERTED
+    converted = {f"configs/{'seg' if 'lraspp' in n else 'det'}/{n}.py": c for n, c in CONVERTED.items()}
+    for config, conv in converted.items():  # converted weights: the source's numbers, marked as the source's
+        (res, ) = by_config[config]['Results']
+        assert res['Metrics'] == conv['metrics'] and not any('(paper)' in k for k in res['Metrics'])
+        assert all(k.endswith(')') for k in res['Metrics'])
+        assert by_config[config]['Converted From']['convert'] == conv['convert']
+        assert 'Paper Row' not in by_config[config]['Metadata']
     with_result = {m['Config'] for m in models.values() if m['Results']}
-    extra = sorted(with_result - {r.config for r in rows})
+    extra = sorted(with_result - {r.config for r in rows} - set(converted))
     # the two long-named Table 7 files that lraspp_v3_{large,small}_cityscapes.py inherit unchanged
     assert extra == ['configs/seg/lraspp_mobilenet-v3-large-d16-rf2_f128_8xb2-320k_cityscapes-769x769.py',
                      'configs/seg/lraspp_mobilenet-v3-small-d16-rf2_f128_8xb2-320k_cityscapes-769x769.py']
@@ -150,7 +162,7 @@ def test_model_index_parses_with_modelindex():
     """The files load with the `model-index` package (what mim search uses), every model with its config."""
     from modelindex.load_model_index import load
     index = load(osp.join(ROOT, 'model-index.yml'))
-    assert len(index.models) == 47 and len(index.collections) == 3
+    assert len(index.models) == 48 and len(index.collections) == 3
     v3 = next(m for m in index.models if m.name == 'ssdlite_mobilenet-v3-small-reduced_8xb24-600e_coco')
     assert v3.results[0].metrics == {'box AP (paper)': 16.1}
     assert v3.metadata.data['Paper Row'] == 'Table 6: V3-Small\u2020'
@@ -168,7 +180,10 @@ def test_readmes_list_every_config_with_its_numbers(models):
                 continue
             line = next(ln for ln in text.splitlines() if ln.startswith(f'| `{m["Name"]}` |'))
             assert f'[config]({m["Name"]}.py)' in line and f'{m["Metadata"]["Parameters"] / 1e6:.3f}' in line
-            if m['Results']:
+            if m['Results'] and 'Converted From' in m:  # the source's number, named as the source's
+                metric, value = next(iter(m['Results'][0]['Metrics'].items()))
+                assert f'converted weights: {metric} {value:g} on ' in line and line.count(' - |') == 3
+            elif m['Results']:
                 assert f' {list(m["Results"][0]["Metrics"].values())[0]:g} |' in line
     seg = read(osp.join(ROOT, 'configs/seg/README.md'))  # the hand-written part is kept below the table
     assert seg.index('<!-- END GENERATED header -->') < seg.index('## Training recipe') < seg.index('## Heads') \

@@ -15,7 +15,10 @@ with Name, In Collection, Config, Metadata (``Parameters``, ``FLOPs`` = multiply
 convention, Training Data, Architecture), Results, Paper, Code. The paper's numbers are marked as such:
 the metric is named ``'<metric> (paper)'`` (``Top 1 Accuracy (paper)``, ``box AP (paper)``,
 ``mIoU (paper)``), so a number measured with mmv3 weights can later sit next to it under the plain name.
-``Weights`` is omitted: no converted checkpoint is published yet.
+``Weights`` is omitted: no converted checkpoint is published yet. A config whose trained weights convert
+exactly from another framework (:data:`mmv3.converters.weights.CONVERTED`) gets that source's accuracy,
+named ``'<metric> (<source>)'``, and a ``Converted From`` entry (source, its weights URL, the convert and
+``tools/test.py`` commands).
 
 ``tools/reproduce_tables.py --model-index --readmes`` writes the files; the committed files must equal
 :func:`generate`'s output (``tests/test_model_index.py``).
@@ -274,7 +277,13 @@ def model_dict(e: Entry) -> dict:
     meta = {'Parameters': e.params, 'FLOPs': e.madds, 'Counting': _counting(e),
             'Training Data': e.spec.dataset, 'Architecture': list(e.architecture)}
     out = {'Name': e.name, 'In Collection': e.spec.collection, 'Config': e.config, 'Metadata': meta}
-    if e.row is not None:
+    from mmv3.converters.weights import CONVERTED
+    conv = CONVERTED.get(e.name)
+    if conv is not None:  # converted trained weights: the source's own numbers, marked as the source's
+        meta['Training Data'] = conv['training_data']
+        out['Results'] = [{'Task': conv['task'], 'Dataset': conv['dataset'], 'Metrics': dict(conv['metrics'])}]
+        out['Converted From'] = {k: conv[k] for k in ('source', 'weights', 'convert', 'test')}
+    elif e.row is not None:
         meta['Paper Row'] = _paper_row_label(e)
         meta['Paper Parameters'] = int(round(e.row.params * 1e6))
         meta['Paper FLOPs'] = int(round(e.row.madds * TABLE_SPECS[e.row.table].madds_unit))
@@ -345,6 +354,11 @@ def results_table(folder: str, entries: Sequence[Entry]) -> str:
             madds_s += f' ({(madds / e.row.madds - 1) * 100:+.1f}%)'
         else:
             row, pp, pm, pa = '-', '-', '-', '-'
+            from mmv3.converters.weights import CONVERTED
+            conv = CONVERTED.get(e.name)
+            if conv is not None:  # not a paper row: the source's number goes in the row column, marked
+                metric, value = next(iter(conv['metrics'].items()))
+                row = f"no row (variant); converted weights: {metric} {value:g} on {conv['dataset']}"
         lines.append(f'| `{e.name}` | {row} | {h}x{w} | {params} | {pp} | {madds_s} | {pm} | {pa} | '
                      f'[config]({osp.basename(e.config)}) |')
     return '\n'.join(lines)

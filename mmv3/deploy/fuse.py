@@ -163,14 +163,15 @@ def count_bn(model: nn.Module) -> int:
 def _padded_conv(conv: nn.Conv2d, out_channels: Optional[int] = None, in_channels: Optional[int] = None
                  ) -> nn.Conv2d:
     """A copy of ``conv`` with zero filters appended (``out_channels``) and/or zero input channels
-    (``in_channels``); a depthwise conv grows both together."""
+    (``in_channels``); a depthwise conv grows both together. The class is kept (a
+    :class:`~mmv3.models.layers.Conv2dSame` keeps its TF padding)."""
     w = conv.weight.detach()
     depthwise = conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels
     out_c = out_channels or conv.out_channels
     in_c = out_c if depthwise else (in_channels or conv.in_channels)
     if conv.groups > 1 and not depthwise:
         raise ValueError('only dense and depthwise convolutions can be padded')
-    new = nn.Conv2d(in_c, out_c, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+    new = type(conv)(in_c, out_c, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                     out_c if depthwise else 1, bias=True, padding_mode=conv.padding_mode)
     new = new.to(w.dtype)
     with torch.no_grad():

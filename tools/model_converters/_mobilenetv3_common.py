@@ -25,17 +25,12 @@ from collections import OrderedDict
 
 import torch
 
-from mmv3.apis import ToolError
+from mmv3.converters.common import ConversionError  # one error type for every converter (a ToolError)
 
 BN_SUFFIXES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 WIDTH_CANDIDATES = (1.0, 0.75, 0.5, 0.35, 1.25)
 TAIL_CANDIDATES = (None, 'dagger')
 NUM_BLOCKS = dict(large=15, small=11)
-
-
-class ConversionError(ToolError, ValueError):
-    """The checkpoint cannot be converted; the message says why and what to do (one line, exit 2
-    through :func:`mmv3.apis.run_cli`)."""
 
 
 def load_state_dict(path):
@@ -144,11 +139,13 @@ def to_mmv3(sd, can):
     return out
 
 
-def model_config(arch, widen_factor, reduce_tail, bn_eps, in_channels, mid_channels, num_classes):
+def model_config(arch, widen_factor, reduce_tail, bn_eps, in_channels, mid_channels, num_classes, pad_type=''):
     """The mmpretrain ``model`` config of the converted checkpoint."""
     backbone = dict(type='mmv3.MobileNetV3', arch=arch, widen_factor=widen_factor,
                     out_indices=(NUM_BLOCKS[arch] + 1, ),
                     norm_cfg=dict(type='BN', eps=bn_eps, momentum=0.01))
+    if pad_type:
+        backbone['pad_type'] = pad_type
     if reduce_tail is not None:
         backbone['reduce_tail'] = reduce_tail
     return dict(
@@ -177,7 +174,7 @@ def have_of(nearest, arch):
     return None if v is None else tuple(v.shape)
 
 
-def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto'):
+def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto', pad_type=''):
     """Find the mmv3 config whose state dict has exactly the shapes of ``out``.
 
     Returns:
@@ -211,7 +208,7 @@ def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto'):
             'model uses a multiplier outside the candidates.')
     mid, in_ch = out['head.layers.0.fc.weight'].shape
     num_classes = out['head.layers.1.fc.weight'].shape[0]
-    cfg = model_config(arch, found[0], found[1], bn_eps, in_ch, mid, num_classes)
+    cfg = model_config(arch, found[0], found[1], bn_eps, in_ch, mid, num_classes, pad_type)
     model = build_model(cfg)
     missing, unexpected = model.load_state_dict(out, strict=False)
     if missing or unexpected:
@@ -219,15 +216,15 @@ def infer_and_check(out, arch, bn_eps, widen_factor=None, reduce_tail='auto'):
     return cfg, model.eval()
 
 
-def save(out, cfg, dst, source, notes):
+def save(out, cfg, dst, source, notes, header=None):
     """Write ``{'state_dict', 'meta'}`` to ``dst`` and print the config to use with it."""
     import mmengine
     mmengine.mkdir_or_exist(osp.dirname(osp.abspath(dst)))
     meta = dict(source=source, model=cfg, notes=notes)
     torch.save(dict(state_dict=out, meta=meta), dst)
     print(f'saved {len(out)} tensors to {dst}')
-    print('model config for this checkpoint (mmpretrain ImageClassifier, default_scope="mmpretrain",\n'
-          "custom_imports=dict(imports=['mmv3'])):")
+    print(header or ('model config for this checkpoint (mmpretrain ImageClassifier, default_scope="mmpretrain",\n'
+                     "custom_imports=dict(imports=['mmv3'])):"))
     print(mmengine.Config(dict(model=cfg)).pretty_text)
     for n in notes:
         print('note:', n)

@@ -12,9 +12,12 @@ Supported (outputs equal timm's, max abs diff < 1e-5): ``mobilenetv3_large_100``
 They use PyTorch's symmetric padding, as mmv3, and BN eps 1e-5 (PyTorch's default), which
 the printed config sets (``norm_cfg=dict(type='BN', eps=1e-5, momentum=0.01)``).
 
+Also ``tf_mobilenetv3_large_100`` / ``_075`` and ``tf_mobilenetv3_small_100`` / ``_075``:
+timm's ports of the TensorFlow (slim) checkpoints. They need TF's 'SAME' padding (asymmetric
+at stride 2 and even sizes) and TF's BN eps 1e-3; the printed config sets
+``pad_type='same'`` and ``eps=1e-3``, and inputs in [-1, 1] (mmv3's default preprocessing).
+
 Refused, with the reason:
-- ``tf_mobilenetv3_*``: ported TensorFlow weights that need TF 'SAME' padding (asymmetric at
-  stride 2); mmv3's backbone pads symmetrically, so the outputs would differ.
 - ``*_minimal_*``: the minimalistic variants (no SE, no h-swish, 3x3 kernels only) are not
   an mmv3 architecture.
 - ``mobilenetv3_small_050``: timm keeps its stem at 16 channels (``fix_stem``), mmv3 scales it.
@@ -38,10 +41,12 @@ SUPPORTED = {
     'mobilenetv3_large_075': ('large', 0.75),
     'mobilenetv3_small_100': ('small', 1.0),
     'mobilenetv3_small_075': ('small', 0.75),
+    'tf_mobilenetv3_large_100': ('large', 1.0),
+    'tf_mobilenetv3_large_075': ('large', 0.75),
+    'tf_mobilenetv3_small_100': ('small', 1.0),
+    'tf_mobilenetv3_small_075': ('small', 0.75),
 }
 REFUSED = {
-    'tf_': 'it is a TensorFlow port that needs TF "SAME" padding (asymmetric at stride 2); mmv3 pads '
-           'symmetrically, so outputs would differ. Use the matching mobilenetv3_* (non-tf_) weights',
     'minimal': 'the minimalistic MobileNetV3 (no SE, no h-swish, 3x3 only) is not an mmv3 architecture',
     'mobilenetv3_small_050': "timm keeps the stem at 16 channels for multipliers < 0.75 (fix_stem), mmv3 "
                              'scales it with the multiplier',
@@ -49,6 +54,7 @@ REFUSED = {
     'mobilenetv3_rw': "Ross Wightman's variant has a different head (no bias, BN) and SE placement",
 }
 TIMM_BN_EPS = 1e-5
+TF_BN_EPS = 1e-3  # timm's tf_* models use TF's BN eps (and 'SAME' padding)
 IMAGENET_PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
@@ -100,7 +106,9 @@ def convert(sd, model_name):
     arch, widen_factor = check_model_name(model_name)
     can = parse_timm(sd, arch)
     out = to_mmv3(sd, can)
-    cfg, model = infer_and_check(out, arch, bn_eps=TIMM_BN_EPS, widen_factor=widen_factor, reduce_tail=None)
+    tf = model_name.startswith('tf_')
+    cfg, model = infer_and_check(out, arch, bn_eps=TF_BN_EPS if tf else TIMM_BN_EPS, widen_factor=widen_factor,
+                                 reduce_tail=None, pad_type='same' if tf else '')
     return out, cfg, model
 
 
@@ -115,9 +123,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
     out, cfg, model = convert(sd, args.model_name)
-    notes = ['timm models expect ImageNet mean/std inputs: set data_preprocessor='
-             f'{IMAGENET_PREPROCESSOR} when evaluating this checkpoint',
-             'BN eps is 1e-5 (timm); keep norm_cfg eps=1e-5 when fine-tuning this checkpoint']
+    if args.model_name.startswith('tf_'):
+        notes = ["timm's tf_* models take inputs in [-1, 1] (mmv3's default data_preprocessor, mean=std=127.5)",
+                 "TF 'SAME' padding and BN eps 1e-3: keep pad_type='same' and norm_cfg eps=1e-3"]
+    else:
+        notes = ['timm models expect ImageNet mean/std inputs: set data_preprocessor='
+                 f'{IMAGENET_PREPROCESSOR} when evaluating this checkpoint',
+                 'BN eps is 1e-5 (timm); keep norm_cfg eps=1e-5 when fine-tuning this checkpoint']
     if args.verify:
         import timm
         src = timm.create_model(args.model_name, pretrained=False,

@@ -1,7 +1,12 @@
-"""Convert a torchvision MobileNetV3 checkpoint into an mmv3 / mmpretrain checkpoint.
+"""Convert a torchvision MobileNetV3 checkpoint into an mmv3 / mmpretrain (or mmseg) checkpoint.
 
 Usage:
     python tools/model_converters/torchvision2mmv3.py SRC.pth DST.pth [--verify]
+    python tools/model_converters/torchvision2mmv3.py SRC.pth DST.pth --model lraspp_mobilenet_v3_large [--verify]
+
+``--model lraspp_mobilenet_v3_large``: torchvision's LR-ASPP (segmentation), written for
+``configs/seg/lraspp_mobilenet-v3-large_torchvision_coco-voc.py`` (logic in
+:mod:`mmv3.converters.torchvision_dense`; every source tensor used once, shapes checked).
 
 ``SRC`` is a state dict of ``torchvision.models.mobilenet_v3_large`` / ``_small`` (any
 ``width_mult`` our width rounding reproduces, ``reduced_tail`` -> mmv3's
@@ -31,6 +36,7 @@ except ImportError:  # imported as tools.model_converters.torchvision2mmv3
     from ._mobilenetv3_common import (NUM_BLOCKS, Canonical, ConversionError, infer_and_check,
                                       load_state_dict, save, to_mmv3)
 
+MODELS = ('mobilenet_v3', 'lraspp_mobilenet_v3_large')
 IMAGENET_PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
@@ -93,11 +99,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='torchvision MobileNetV3 checkpoint (state dict)')
     parser.add_argument('dst', help='output mmv3 checkpoint')
+    parser.add_argument('--model', default='mobilenet_v3', choices=MODELS,
+                        help='the torchvision model: mobilenet_v3 (classification, large/small inferred) or '
+                             'lraspp_mobilenet_v3_large (segmentation)')
     parser.add_argument('--widen-factor', type=float, default=None,
                         help='width multiplier (default: inferred from the shapes)')
     parser.add_argument('--verify', action='store_true',
                         help='rebuild the torchvision model and compare logits on a random input')
     args = parser.parse_args(argv)
+    if args.model == 'lraspp_mobilenet_v3_large':
+        return main_lraspp(args)
     sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
     out, cfg, model = convert(sd, args.widen_factor)
     notes = ['torchvision models expect ImageNet mean/std inputs: set data_preprocessor='
@@ -110,6 +121,32 @@ def main(argv=None):
         if diff >= 1e-5:
             raise ConversionError(f'outputs differ (max |diff| = {diff:.3g} >= 1e-5); conversion refused')
     save(out, cfg, args.dst, source=f'torchvision:{args.src}', notes=notes)
+
+
+def main_lraspp(args):
+    """``--model lraspp_mobilenet_v3_large``: torchvision's LR-ASPP -> mmseg EncoderDecoder checkpoint."""
+    from mmv3.converters.torchvision_dense import build_lraspp, convert_lraspp
+    sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
+    out, cfg = convert_lraspp(sd)
+    model = build_lraspp(cfg, out)
+    if args.verify:
+        import torchvision
+        from mmseg.models.utils import resize
+        src = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
+            weights=None, weights_backbone=None, num_classes=cfg['decode_head']['num_classes'])
+        src.load_state_dict(sd)
+        x = torch.randn(1, 3, 225, 301)
+        with torch.no_grad():
+            ref = src.eval()(x)['out']
+            got = resize(model(x, mode='tensor'), size=x.shape[2:], mode='bilinear', align_corners=False)
+        diff = (ref - got).abs().max().item()
+        print(f'verify: max |torchvision - mmv3| = {diff:.3g} (logit range {ref.abs().max().item():.3g})')
+        if diff > 1e-5 * max(ref.abs().max().item(), 1.0):
+            raise ConversionError(f'outputs differ from torchvision (max abs diff {diff:.3g}); conversion refused')
+    notes = ['config: configs/seg/lraspp_mobilenet-v3-large_torchvision_coco-voc.py (ImageNet mean/std inputs, '
+             '21 VOC classes)']
+    save(out, cfg, args.dst, source=f'torchvision:lraspp_mobilenet_v3_large:{args.src}', notes=notes,
+         header='model config for this checkpoint (mmseg EncoderDecoder, default_scope="mmseg"):')
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import ConvModule, DepthwiseSeparable, InvertedResidual, make_divisible
+from ..layers.conv2d_same import PAD_TYPES
 from .arch_tables import ARCHS
 
 NL_CFGS = dict(RE=dict(type='ReLU'), HS=dict(type='HSwish'), R6=dict(type='ReLU6'))
@@ -93,17 +94,23 @@ def place_hswish(rows, first_channels):
     return out
 
 
-def dilate(rows, output_stride):
-    """Per row (stride, dilation) for an ``output_stride`` (TF DeepLab's placement).
+def dilate(rows, output_stride, atrous_rate_first=False):
+    """Per row (stride, dilation) for an ``output_stride`` (TF DeepLab's placement by default).
 
     Once the running stride reaches ``output_stride``, a stride-s row runs at stride 1 with
-    the current rate, and every later row uses a rate multiplied by s.
+    the current rate, and every later row uses a rate multiplied by s. With
+    ``atrous_rate_first=True`` the row that gives up its stride is already dilated by s
+    (torchvision's ``mobilenet_v3_large(dilated=True)``: bneck 13 at stride 1, dilation 2).
     """
     current, rate, plan = 1, 1, []
     for r in rows:
         if current >= output_stride and r.s > 1:
-            plan.append((1, rate))
-            rate *= r.s
+            if atrous_rate_first:
+                rate *= r.s
+                plan.append((1, rate))
+            else:
+                plan.append((1, rate))
+                rate *= r.s
         else:
             plan.append((r.s, rate))
             current *= r.s
@@ -167,7 +174,8 @@ class LayerPlan(NamedTuple):
         return self.op == 'bneck' and self.stride == 1 and self.in_ch == self.out
 
 
-def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=None, output_stride=32):
+def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=None, output_stride=32,
+                atrous_rate_first=False):
     """Decode rows (table units) into per-layer final widths, strides and dilations.
 
     Every layer's output is ``make_divisible(out x widen_factor, 8, min_channels)``; a bneck's
@@ -183,7 +191,7 @@ def plan_layers(spec, rows, widen_factor=1.0, min_channels=8, scale_final_conv=N
 
     plan, num_layers = [], len(rows)
     in_table, in_ch, reduction = 3, 3, 1
-    for i, (r, (stride, dilation)) in enumerate(zip(rows, dilate(rows, output_stride))):
+    for i, (r, (stride, dilation)) in enumerate(zip(rows, dilate(rows, output_stride, atrous_rate_first))):
         mid = None
         out_ch = width(r.out)
         if r.op == 'bneck':
@@ -308,7 +316,7 @@ def se_channels(spec, in_ch, mid):
     return max(1, int(base * spec.se_ratio))
 
 
-def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan'):
+def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad_type=''):
     """The module of one planned layer (:class:`LayerPlan`), as :class:`MobileNet` builds it.
 
     Also used standalone, e.g. to time one layer configuration (:mod:`mmv3.analysis.latency_table`).
@@ -320,18 +328,21 @@ def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan'):
         norm_cfg (dict): Norm config.
         with_cp (bool): Gradient checkpointing. Default: False.
         where (str): Named in the error of an unknown operator.
+        pad_type (str): ``''`` (symmetric) or ``'same'`` (TensorFlow's SAME for strided convs).
     """
     act = nl_cfgs[p.nl]
     if p.op == 'conv':
-        return ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act)
+        return ConvModule(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act,
+                          pad_type=pad_type)
     if p.op == 'bneck':
         return InvertedResidual(
             p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
             se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
-            se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act, with_cp=with_cp)
+            se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act, with_cp=with_cp,
+            pad_type=pad_type)
     if p.op == 'dwsep':
         return DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act,
-                                  with_cp=with_cp)
+                                  with_cp=with_cp, pad_type=pad_type)
     raise ValueError(f'unknown operator {p.op!r} in {where}')
 
 
@@ -361,6 +372,10 @@ class MobileNet(BaseModule):
             (0 = stem, last = final 1x1 conv); ``'i.expand'`` / ``'i.depthwise'`` is block
             ``i``'s expansion / depthwise output after BN and activation. Default: the last layer.
         output_stride (int): 8, 16 or 32; below 32, the last stages run atrous. Default: 32.
+        atrous_rate_first (bool): Where the atrous rate starts (see :func:`dilate`): ``False``
+            (TF DeepLab): the block that gives up its stride keeps rate 1, later blocks are
+            dilated; ``True`` (torchvision's ``dilated=True``): that block is dilated too.
+            Default: False.
         reduce_tail (str, optional): ``'rf2'`` or ``'dagger'``, see :func:`halve_last_stage`.
         hswish_from (int, optional): Table 5: h-swish from the first layer with this many
             channels on, ReLU before it. Default: None (the table's placement).
@@ -375,6 +390,11 @@ class MobileNet(BaseModule):
             numbering, applied after the width multiplier; a residual group changes its
             ``out`` together (:meth:`residual_groups`). See :func:`override_widths`.
             Default: None.
+        pad_type (str): ``''``: symmetric padding (PyTorch's); ``'same'``: TensorFlow's
+            ``'SAME'`` padding for every strided conv (stem and depthwise, dilated ones too;
+            asymmetric at even input sizes), which weights trained in TensorFlow (Keras
+            applications, slim, DeepLab, timm's ``tf_*``) need to compute their outputs.
+            Parameter names are the same. Default: ``''``.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -387,8 +407,8 @@ class MobileNet(BaseModule):
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
                  hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
-                 frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01), norm_eval=False,
-                 with_cp=False,
+                 pad_type='', atrous_rate_first=False, frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
+                 norm_eval=False, with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
                            dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1, bias=0),
                            dict(type='Normal', layer='Linear', std=0.01))):
@@ -421,8 +441,13 @@ class MobileNet(BaseModule):
         if not -1 <= frozen_stages < num_layers:
             raise ValueError(f'{name}: frozen_stages must be in [-1, {num_layers - 1}], got {frozen_stages}')
         self.arch_overrides = arch_overrides
+        if pad_type not in PAD_TYPES:
+            raise ValueError(f"{name}: pad_type must be one of {PAD_TYPES} ('' = symmetric, 'same' = "
+                             f"TensorFlow's SAME padding for TF-trained weights), got {pad_type!r}")
+        self.pad_type = pad_type
         self.plan = override_widths(
-            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride), arch_overrides)
+            plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride, atrous_rate_first),
+            arch_overrides)
         last_built = max(i for i, _ in self._taps)
         self._build_layers(self.plan[:last_built + 1], spec, nl_cfgs, norm_cfg, with_cp)
         self._resolve_taps()
@@ -445,7 +470,8 @@ class MobileNet(BaseModule):
         self.spec, self.nl_cfgs, self.norm_cfg = spec, nl_cfgs, norm_cfg
         self.layer_names = []
         for i, p in enumerate(plan):
-            layer = build_layer(p, spec, nl_cfgs, norm_cfg, with_cp, where=f'row {i} of {self.arch}')
+            layer = build_layer(p, spec, nl_cfgs, norm_cfg, with_cp, where=f'row {i} of {self.arch}',
+                                pad_type=self.pad_type)
             self.add_module(f'layer{i}', layer)
             self.layer_names.append(f'layer{i}')
 

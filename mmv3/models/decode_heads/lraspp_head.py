@@ -33,6 +33,8 @@ def gate_pool(x: Tensor, kernel_size: Tuple[int, int], stride: Tuple[int, int]) 
     or on anything smaller, is exactly global average pooling, while the 65x129 features of a
     1025x2049 image give a 2x5 map (stride (16, 20)), as in the paper.
     """
+    if kernel_size is None:  # global average pooling (torchvision's LR-ASPP)
+        return F.adaptive_avg_pool2d(x, 1)
     h, w = x.shape[-2:]
     kh = min(kernel_size[0], h)
     kw = min(kernel_size[1], w)
@@ -67,9 +69,12 @@ class LRASPPHead(BaseDecodeHead):
         channels (int): F, the filters of both branches.
         in_index (Sequence[int]): Indices of (skip, high-level) features in the backbone's
             outputs. Default: ``(0, 1)``.
-        pool_kernel (int | tuple[int, int]): Average-pool kernel of branch B. Default: 49.
+        pool_kernel (int | tuple[int, int], optional): Average-pool kernel of branch B; ``None``:
+            global average pooling at every input size (torchvision's LR-ASPP variant). Default: 49.
         pool_stride (int | tuple[int, int]): Average-pool stride of branch B.
             Default: ``(16, 20)``.
+        gate_bias (bool): Whether branch B's 1x1 conv has a bias (the paper's reference: yes;
+            torchvision's LR-ASPP: no). Default: True.
         input_transform (str): Must be ``'multiple_select'`` (the default).
         init_cfg (dict | list[dict]): Initialisation. Default: Normal(std=0.01) for both
             classifier convs (``conv_seg`` and ``skip_cls``).
@@ -85,6 +90,7 @@ class LRASPPHead(BaseDecodeHead):
                  in_index: Sequence[int] = (0, 1),
                  pool_kernel: Union[int, Tuple[int, int]] = 49,
                  pool_stride: Union[int, Tuple[int, int]] = (16, 20),
+                 gate_bias: bool = True,
                  input_transform: str = 'multiple_select',
                  init_cfg=dict(
                      type='Normal', std=0.01, override=[dict(name='conv_seg'), dict(name='skip_cls')]),
@@ -105,7 +111,7 @@ class LRASPPHead(BaseDecodeHead):
                 input_transform=input_transform,
                 init_cfg=init_cfg,
                 **kwargs)
-        self.pool_kernel = _pair(pool_kernel, 'pool_kernel')
+        self.pool_kernel = None if pool_kernel is None else _pair(pool_kernel, 'pool_kernel')
         self.pool_stride = _pair(pool_stride, 'pool_stride')
         skip_channels, high_channels = self.in_channels
         # Branch A: 1x1 conv F + BN + ReLU.
@@ -117,7 +123,7 @@ class LRASPPHead(BaseDecodeHead):
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
         # Branch B: pool -> 1x1 conv F with bias, no BN -> sigmoid (applied in forward).
-        self.conv_gate = nn.Conv2d(high_channels, self.channels, 1, bias=True)
+        self.conv_gate = nn.Conv2d(high_channels, self.channels, 1, bias=gate_bias)
         # Low-level skip: 1x1 conv straight to the classes (bias).
         self.skip_cls = nn.Conv2d(skip_channels, self.out_channels, 1, bias=True)
 

@@ -3,6 +3,8 @@ from collections import OrderedDict
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
+from .conv2d_same import PAD_TYPES, Conv2dSame
+
 # Activations by config type. Torch's fused kernels are used for the hard functions
 # (mmcv's HSigmoid is three elementwise ops); anything else goes through mmcv's registry.
 _FAST_ACTS = {
@@ -40,14 +42,25 @@ class ConvModule(nn.Sequential):
         groups (int): Conv groups. Default: 1.
         norm_cfg (dict, optional): Norm layer config; ``None`` gives a conv with bias.
         act_cfg (dict, optional): Activation config; ``None`` for a linear layer.
+        pad_type (str): ``''``: symmetric padding ``dilation * (kernel_size - 1) // 2``;
+            ``'same'``: TensorFlow's ``'SAME'`` padding for strided convs (a
+            :class:`~mmv3.models.layers.conv2d_same.Conv2dSame`, asymmetric at even input
+            sizes), which TF-trained weights need; stride-1 convs keep the symmetric padding,
+            which equals SAME for odd kernels. Default: ``''``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1,
-                 norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')):
-        padding = dilation * (kernel_size - 1) // 2
-        layers = OrderedDict(conv=nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias=norm_cfg is None))
+                 norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU'), pad_type=''):
+        if pad_type not in PAD_TYPES:
+            raise ValueError(f"pad_type must be one of {PAD_TYPES} ('' = symmetric, 'same' = TensorFlow's "
+                             f"SAME), got {pad_type!r}")
+        if pad_type == 'same' and stride > 1:
+            conv = Conv2dSame(in_channels, out_channels, kernel_size, stride, 0, dilation, groups,
+                              bias=norm_cfg is None)
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, dilation * (kernel_size - 1) // 2,
+                             dilation, groups, bias=norm_cfg is None)
+        layers = OrderedDict(conv=conv)
         if norm_cfg is not None:
             layers['bn'] = build_norm_layer(norm_cfg, out_channels)[1]
         act = build_act(act_cfg)

@@ -24,11 +24,13 @@ class InvertedResidual(nn.Module):
         norm_cfg (dict): Norm config.
         act_cfg (dict): Activation of the expansion and depthwise convs.
         with_cp (bool): Gradient checkpointing of the block while training.
+        pad_type (str): Padding of the depthwise conv: ``''`` symmetric, ``'same'`` TensorFlow's
+            (see :class:`~mmv3.models.layers.ConvModule`). Default: ``''``.
     """
 
     def __init__(self, in_channels, mid_channels, out_channels, kernel_size, stride, dilation=1,
                  se_channels=None, se_cfg=dict(), norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU'),
-                 with_cp=False):
+                 with_cp=False, pad_type=''):
         super().__init__()
         self.with_res_shortcut = stride == 1 and in_channels == out_channels
         self.with_cp = with_cp
@@ -38,7 +40,8 @@ class InvertedResidual(nn.Module):
         else:
             self.expand_conv = None
         self.depthwise_conv = ConvModule(mid_channels, mid_channels, kernel_size, stride, dilation,
-                                         groups=mid_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                         groups=mid_channels, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                         pad_type=pad_type)
         self.se = SELayer(mid_channels, se_channels, **se_cfg) if se_channels else None
         self.linear_conv = ConvModule(mid_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
 
@@ -88,16 +91,18 @@ class DepthwiseSeparable(nn.Module):
         norm_cfg (dict): Norm config.
         act_cfg (dict): Activation of both convs.
         with_cp (bool): Gradient checkpointing of the block while training.
+        pad_type (str): Padding of the depthwise conv (see :class:`InvertedResidual`). Default: ``''``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, dilation=1,
-                 norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU'), with_cp=False):
+                 norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU'), with_cp=False, pad_type=''):
         super().__init__()
         self.with_cp = with_cp
         self.in_channels, self.mid_channels, self.out_channels = in_channels, in_channels, out_channels
         self.expand_conv = None
         self.depthwise_conv = ConvModule(in_channels, in_channels, kernel_size, stride, dilation,
-                                         groups=in_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                         groups=in_channels, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                         pad_type=pad_type)
         self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def forward_taps(self, x):

@@ -1,0 +1,8 @@
+"""Checkpoint converters: other frameworks' trained MobileNetV3 models -> mmv3 configs + weights.
+
+One module per source; the CLIs in ``tools/model_converters/`` are thin wrappers.
+"""
+from .common import ConversionError, TrackedStateDict
+from .torchvision_dense import LRASPP_CONFIG, convert_lraspp
+
+__all__ = ['ConversionError', 'TrackedStateDict', 'LRASPP_CONFIG', 'convert_lraspp']
