@@ -6,7 +6,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'data'))
-from mmv3_tool_helpers import CONFIGS, run_tool  # noqa: E402
+from mmv3_tool_helpers import CONFIGS, REPO, run_tool  # noqa: E402
 
 TINY_SEG = osp.join(CONFIGS, 'tiny_seg.py')
 
@@ -41,9 +41,15 @@ def test_auto_scale_lr_scales_the_lr_used_in_training(tmp_path):
 
 
 def test_auto_scale_lr_refused_without_base_batch_size(tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from mmv3.apis import ToolError
+    spec = importlib.util.spec_from_file_location('mmv3_train_tool', osp.join(REPO, 'tools', 'train.py'))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
     work = tmp_path / 'work'
-    p = run_tool('train.py', [TINY_SEG, '--work-dir', str(work), '--auto-scale-lr'])
-    assert p.returncode == 2, p.stderr[-3000:]
-    last = p.stderr.strip().splitlines()[-1]
-    assert last.startswith('train.py: error: --auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N)'), last
+    with pytest.raises(ToolError, match=r'^--auto-scale-lr needs auto_scale_lr = dict\(base_batch_size=N\)'):
+        train.main([TINY_SEG, '--work-dir', str(work), '--auto-scale-lr'])
     assert not work.exists()  # refused before anything is written
