@@ -14,7 +14,10 @@ ITERS="${DEMO_ITERS:-400}"
 WORK_DIR="${DEMO_WORK_DIR:-work_dirs/demo_lraspp_v3_large}"
 DATA="${DEMO_DATA:-data/cityscapes}"
 # Small convolutions on 2 cores: one thread is faster, and immune to other load on the machine.
+# Deterministic: randomness.seed=0 + randomness.deterministic=True (torch.use_deterministic_algorithms)
+# below; on a GPU, cuBLAS needs a fixed workspace for that.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export CUBLAS_WORKSPACE_CONFIG="${CUBLAS_WORKSPACE_CONFIG:-:4096:8}"
 
 if [[ -d "$DATA" ]]; then
     echo "[demo] using the dataset in $DATA"
@@ -35,7 +38,7 @@ echo "[demo] training $CONFIG for $ITERS iterations (work dir $WORK_DIR)"
     "default_hooks.checkpoint.interval=$ITERS" default_hooks.logger.interval=50 \
     optim_wrapper.optimizer.lr=0.05 train_dataloader.batch_size=4 train_dataloader.num_workers=1 \
     'train_dataloader.dataset.pipeline.3.crop_size=(129,129)' 'model.data_preprocessor.size=(129,129)' \
-    randomness.seed=0 "${DATA_OPTS[@]}"
+    randomness.seed=0 randomness.deterministic=True "${DATA_OPTS[@]}"
 
 echo "[demo] evaluating $WORK_DIR/iter_$ITERS.pth (mIoU and per-class IoU; coloured predictions in $WORK_DIR/vis)"
 "$PY" tools/test.py "$CONFIG" "$WORK_DIR/iter_$ITERS.pth" --work-dir "$WORK_DIR" \

@@ -1,6 +1,6 @@
 """Train a model from an mmv3 / mmpretrain / mmdet / mmseg config.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp] [--auto-scale-lr]
                           [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm]
     bash tools/dist_train.sh CONFIG NPROC [ARGS...]        # torchrun, one process per device
 
@@ -13,6 +13,9 @@ upstream tools this is a thin wrapper around :class:`mmengine.runner.Runner`; on
 * uses :class:`mmv3.engine.SafeCheckpointHook` instead of a plain ``CheckpointHook``
   (atomic writes, checkpoints that load with ``torch.load(weights_only=True)``) and adds
   :class:`mmv3.engine.NonFiniteLossHook` (stops at a NaN/inf loss, exit status 3);
+* ``--auto-scale-lr`` (as upstream) sets ``auto_scale_lr.enable=True``: mmengine multiplies the lr by
+  ``world_size x train_dataloader.batch_size / auto_scale_lr.base_batch_size``; a config without
+  ``auto_scale_lr.base_batch_size`` is refused;
 * ``--resume`` without a path resumes from the newest *complete* checkpoint of the work dir;
 * one live training per work dir (a second one is refused, naming the first one's pid);
   Ctrl-C ends with one line and the command that resumes (exit status 130).
@@ -36,6 +39,9 @@ def parse_args(argv=None):
         help='resume from CHECKPOINT, or without a value from the newest complete checkpoint '
         'in the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr linearly by (GPUs x per-GPU batch) / auto_scale_lr.base_batch_size of the config')
     parser.add_argument(
         '--sync-bn', action='store_true',
         help='convert BN to SyncBN (torch) when distributed; ignored otherwise')

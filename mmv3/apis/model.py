@@ -86,7 +86,9 @@ def load_weights(model: nn.Module, checkpoint: str, what: str = 'checkpoint') ->
             object, or its weights do not fit the model (one line).
     """
     from mmv3.engine import check_weights_match, get_state_dict, load_checkpoint_safely
-    state = get_state_dict(load_checkpoint_safely(checkpoint, what=what))
+    ckpt = load_checkpoint_safely(checkpoint, what=what)
+    warn_if_mmseg_checkpoint(ckpt, checkpoint)
+    state = get_state_dict(ckpt)
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     want = {k: v for k, v in model.state_dict().items() if not k.startswith('data_preprocessor.')}
     check_weights_match(state, want, checkpoint, what=what, strict=True, allow_unexpected=False,
@@ -106,6 +108,44 @@ def _pretrained_init_cfgs(node, path=()) -> Iterator[Tuple[tuple, dict]]:
                 yield from _pretrained_init_cfgs(v, path + (k, ))
 
 
+MMSEG_CKPT_WARNING = (
+    '{path} was written by mmseg (its meta names mmseg{how}): mmseg\'s MobileNetV3 has the same '
+    'parameter names as mmv3.MobileNetV3 but computes different features (TF-style "same" padding '
+    'of the stride-2 convs, its own placement of the OS-8 dilation), so these weights load but do not '
+    'reproduce mmseg\'s outputs; use them with mmseg\'s own MobileNetV3 (type=\'MobileNetV3\' '
+    'in an mmseg config), or convert weights of the paper\'s models (tools/model_converters/)')
+
+
+def mmseg_checkpoint_origin(ckpt) -> Optional[str]:
+    """How ``ckpt``'s ``meta`` shows it was written by mmseg with mmseg's own MobileNetV3, else ``None``.
+
+    mmseg's model-zoo checkpoints carry ``meta['mmseg_version']`` (mmseg 0.x) or the training config
+    (``meta['config']`` / ``meta['cfg']``) naming mmseg's ``type='MobileNetV3'`` (no ``mmv3.``
+    prefix). Key names cannot tell: they are the same as mmv3's.
+    """
+    meta = ckpt.get('meta', None) if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    config = str(meta.get('config', meta.get('cfg', '')) or '')
+    mmseg_v3 = re.search(r"type\s*=\s*'MobileNetV3'|\"type\":\s*\"MobileNetV3\"", config) is not None
+    if 'mmseg_version' in meta and (mmseg_v3 or not config):
+        return f" version {meta['mmseg_version']}"
+    if mmseg_v3 and 'mmseg' in config:  # default_scope = 'mmseg' / mmseg's model types
+        return "'s MobileNetV3 in its config"
+    return None
+
+
+def warn_if_mmseg_checkpoint(ckpt, path: str) -> Optional[str]:
+    """Log :data:`MMSEG_CKPT_WARNING` when ``ckpt`` comes from mmseg's MobileNetV3; returns the message."""
+    how = mmseg_checkpoint_origin(ckpt)
+    if how is None:
+        return None
+    import warnings
+    msg = MMSEG_CKPT_WARNING.format(path=path, how=how)
+    warnings.warn(msg, stacklevel=2)
+    return msg
+
+
 def check_pretrained(cfg, model: nn.Module) -> None:
     """Check local ``init_cfg=dict(type='Pretrained', checkpoint=...)`` files of the model."""
     from mmv3.engine import check_weights_match, get_state_dict, load_checkpoint_safely
@@ -115,6 +155,7 @@ def check_pretrained(cfg, model: nn.Module) -> None:
             continue
         what = f"init_cfg checkpoint of model{''.join('.' + p for p in path)}"
         ckpt = load_checkpoint_safely(ckpt_path, what=what)
+        warn_if_mmseg_checkpoint(ckpt, ckpt_path)
         module = model
         for p in path:
             module = getattr(module, p, None)
@@ -130,6 +171,7 @@ def check_checkpoint_for_model(path: str, model: nn.Module, what: str, resume: b
     from mmv3.engine import (check_training_checkpoint, check_weights_match, get_state_dict,
                              load_checkpoint_safely)
     ckpt = load_checkpoint_safely(path, what=what)
+    warn_if_mmseg_checkpoint(ckpt, path)
     if resume:
         check_training_checkpoint(ckpt, path, what=what)
     check_weights_match(get_state_dict(ckpt), model.state_dict(), path, what=what, strict=resume)

@@ -61,6 +61,20 @@ def _enable_amp(cfg) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+def _enable_auto_scale_lr(cfg) -> None:
+    """``--auto-scale-lr``: as upstream, turn on the config's ``auto_scale_lr`` (mmengine's Runner
+    then scales the lr by ``world_size * batch_size / base_batch_size`` when training starts)."""
+    scale = cfg.get('auto_scale_lr', None)
+    if not isinstance(scale, dict) or not scale.get('base_batch_size'):
+        raise ToolError('--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) in the config '
+                        '(N: the total batch its lr is for); add it, or train without --auto-scale-lr')
+    base = scale['base_batch_size']
+    if not isinstance(base, int) or isinstance(base, bool) or base <= 0:
+        raise ToolError(f'auto_scale_lr.base_batch_size must be a positive int, got {base!r}')
+    scale['enable'] = True
+    _log(f'--auto-scale-lr: lr scaled by (world size x {cfg.train_dataloader.get("batch_size")}) / {base}')
+
+
 def _resolve_resume(cfg, args, model) -> None:
     """Check the checkpoint a training starts from; ``--resume`` alone finds the newest complete one."""
     if args.resume == 'auto' or (args.resume is None and cfg.get('resume', False)
@@ -92,6 +106,8 @@ def prepare_train_config(args):
     cfg, scope = prepare_config(args)  # config, --cfg-options, toolbox scope, work_dir
     if args.amp:
         _enable_amp(cfg)
+    if getattr(args, 'auto_scale_lr', False):
+        _enable_auto_scale_lr(cfg)
     if args.sync_bn and args.launcher != 'none':
         cfg.sync_bn = 'torch'
     splits = ('train', ) + (('val', ) if cfg.get('val_cfg') else ())

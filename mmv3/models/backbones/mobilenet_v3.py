@@ -12,7 +12,10 @@ class MobileNetV3(MobileNet):
     (``layer{i}.expand_conv.conv`` ...) match mmpretrain's MobileNetV3 too.
 
     Args:
-        arch (str): ``'large'`` or ``'small'``. Default: ``'large'``.
+        arch (str): ``'large'`` or ``'small'``. Default: ``'large'`` (mmpretrain's and mmseg's
+            default is ``'small'``).
+        reduction_factor (int, optional): mmseg's name, accepted as an alias: ``2`` is
+            ``reduce_tail='rf2'``, ``1`` is ``reduce_tail=None``; other values raise ``ValueError``.
         **kwargs: See :class:`~mmv3.models.backbones.base_mobilenet.MobileNet`: ``widen_factor``,
             ``out_indices``, ``output_stride``, ``reduce_tail`` (``'rf2'`` for segmentation,
             ``'dagger'`` for detection), ``hswish_from`` / ``act_cfg`` (Table 5),
@@ -27,7 +30,16 @@ class MobileNetV3(MobileNet):
 
     ARCHS = dict(large='mobilenet_v3_large', small='mobilenet_v3_small')
 
-    def __init__(self, arch='large', **kwargs):
+    def __init__(self, arch='large', reduction_factor=None, **kwargs):
+        if reduction_factor is not None:  # mmseg's spelling of the paper's halved last stage
+            if reduction_factor not in (1, 2) or isinstance(reduction_factor, bool):
+                raise ValueError(f'MobileNetV3: reduction_factor={reduction_factor!r} (mmseg\'s name) is accepted '
+                                 "as 1 or 2 only; mmv3 spells it reduce_tail='rf2' (2) or None (1)")
+            want = 'rf2' if reduction_factor == 2 else None
+            if 'reduce_tail' in kwargs and kwargs['reduce_tail'] != want:
+                raise ValueError(f'MobileNetV3: reduction_factor={reduction_factor} contradicts '
+                                 f'reduce_tail={kwargs["reduce_tail"]!r}; give only reduce_tail')
+            kwargs['reduce_tail'] = want
         if arch not in self.ARCHS:
             raise ValueError(f"MobileNetV3: unknown arch={arch!r}; allowed: {sorted(self.ARCHS)} "
                              "(e.g. type='mmv3.MobileNetV3', arch='large')")
