@@ -166,3 +166,27 @@ def test_benchmark_cli_openvino_modes(tmp_path, capsys):
     # ours + torchvision + timm, each through the same four paths
     assert len(stats) == 3 * 4 and {k.split('|')[1] for k in stats} == {'ort', 'ov', 'ov-bf16', 'ov-int8'}
     assert (tmp_path / 'torchvision_mobilenet_v3_small.int8.xml').is_file()
+
+
+def test_quantize_tool_openvino_seg_pixel_agreement(tmp_path, capsys):
+    """quantize.py --backend openvino: NNCF int8 IR + the bf16 hint, pixel agreement with f32 on sample images."""
+    import importlib.util
+    import json
+
+    from mmv3.testing.sample_data import make_cityscapes
+    make_cityscapes(str(tmp_path / 'cityscapes'), num_train=2, num_val=3, img_size=(128, 256))
+    city = tmp_path / 'cityscapes/leftImg8bit'
+    spec = importlib.util.spec_from_file_location('q', osp.join(ROOT, 'tools/deployment/quantize.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    torch.manual_seed(0)
+    mod.main([SEG_CFG, '--backend', 'openvino', '--shape', '128', '256', '--calib-dir', str(city / 'train'),
+              '--eval-dir', str(city / 'val'), '--out-dir', str(tmp_path / 'out')])
+    text = capsys.readouterr().out
+    res = json.loads(text.strip().splitlines()[-1])
+    assert res['int8'].endswith('.int8.xml') and osp.isfile(res['int8']) and osp.isfile(res['float'])
+    assert 'OpenVINO vs PyTorch max abs diff' in text and 'NNCF, preset performance, 2 calibration images' in text
+    assert res['agreement']['n'] == 3 and res['agreement']['pixel_agreement'] > 0.9, res['agreement']
+    assert res['agreement_bf16']['pixel_agreement'] > 0.98, res['agreement_bf16']
+    with pytest.raises(SystemExit):  # litert has no int8 path here: argparse refuses it
+        mod.main([SEG_CFG, '--backend', 'litert', '--calib-dir', str(city / 'train')])

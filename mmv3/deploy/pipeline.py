@@ -121,13 +121,15 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
 
 def quantize(prep: Prepared, float_path: str, int8_path: str, calib_dir: str, eval_dir: Optional[str] = None,
              num_calib: int = 32, num_eval: Optional[int] = None, backend: str = 'onnxruntime',
-             **options) -> Dict[str, object]:
+             also_precisions: Sequence[str] = (), **options) -> Dict[str, object]:
     """Quantize ``prep``'s model (exported to ``float_path``) with images from ``calib_dir``; agreement
     with the float model on ``eval_dir`` (:func:`mmv3.deploy.metrics.agreement`).
 
     Images used for calibration are excluded from the evaluation set when both folders are the same.
     ``options`` go to the runtime's ``quantize`` (ONNX Runtime:
-    :func:`mmv3.deploy.runtimes.onnxruntime.quantize_model`).
+    :func:`mmv3.deploy.runtimes.onnxruntime.quantize_model`). ``also_precisions`` (e.g. ``['bf16']`` for
+    OpenVINO): the float artifact loaded at that precision is compared on the same images too
+    (``agreement_<precision>``).
 
     Returns:
         dict: ``path``, ``num_calib``, ``padded_blocks``, ``ops``, and ``agreement`` with ``eval_dir``.
@@ -144,6 +146,10 @@ def quantize(prep: Prepared, float_path: str, int8_path: str, calib_dir: str, ev
         f_outs = [runtime.run(fs, a) for a in arrays]
         q_outs = [runtime.run(qs, a) for a in arrays]
         result['agreement'] = agreement(prep.task, f_outs, q_outs, labels)
+        for precision in also_precisions:  # e.g. OpenVINO's bf16 hint on the float artifact, same images
+            hs = runtime.load(float_path, precision=precision)
+            result[f'agreement_{precision}'] = agreement(prep.task, f_outs, [runtime.run(hs, a) for a in arrays],
+                                                         labels)
     return result
 
 
