@@ -72,7 +72,8 @@ def main(argv=None):
                      atol=args.atol, rtol=args.rtol, extra_shapes=extra, backend=backend)
     except Exception as e:  # the TorchScript exporter's messages embed the whole IR graph: keep the gist
         first = str(e).strip().splitlines()
-        raise ToolError(f'{args.backend} export of {args.config} failed: {type(e).__name__}: {first[0] if first else ""}'
+        raise ToolError(f'{args.backend} export of {args.config} failed: {type(e).__name__}: '
+                        f'{first[0] if first else ""}'
                         f'{" (try --static or another --shape)" if dynamic else ""}') from e
     print(f'task: {prep.task}  input: 1x3x{h}x{w}{"  (dynamic N/H/W)" if dynamic else ""}  opset {args.opset}  '
           f'backend {args.backend}')

@@ -100,7 +100,8 @@ def main(argv=None):
     extra = {}
     if 'agreement_bf16' in res:
         extra['agreement_bf16'] = res['agreement_bf16']
-        print('OpenVINO bf16 hint vs f32: ' + format_agreement(prep.task, res['agreement_bf16']).replace('int8', 'bf16'))
+        text = format_agreement(prep.task, res['agreement_bf16']).replace('int8', 'bf16')
+        print(f'OpenVINO bf16 hint vs f32: {text}')
     print(json.dumps(dict(agreement=agr, float=fpath, int8=qpath, **extra)))
 
 
