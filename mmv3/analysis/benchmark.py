@@ -8,6 +8,9 @@ Modes (``--modes``) are those of the registered runtimes (:func:`mmv3.deploy.run
 - ``ort-int8``: ONNX Runtime after static int8 quantization (:mod:`mmv3.deploy.runtimes.onnxruntime`:
   bneck widths padded to multiples of 16, QOperator, per-channel, U8S8, hard-sigmoid as an integer
   clip, float stem; calibrated on ``--calib-dir`` images, else on random inputs).
+- ``ov``, ``ov-bf16``, ``ov-int8``: OpenVINO's CPU plugin on the IR of the same ONNX graph, with the f32
+  or the bf16 (AMX) inference-precision hint, or after NNCF int8 quantization (same calibration
+  inputs) with the bf16 hint for the layers left in float (:mod:`mmv3.deploy.runtimes.openvino`).
 
 Every exported float artifact is checked against PyTorch first (:func:`mmv3.deploy.runtimes.verify`).
 
@@ -77,12 +80,12 @@ def peer_classifiers(arch: str, widen_factor: float = 1.0, num_classes: int = 10
 
 
 def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str], threads: int, workdir: str,
-                  int8_options: Optional[dict] = None) -> None:
+                  int8_options: Optional[Dict[str, dict]] = None) -> None:
     """Build the per-mode zero-argument callables of ``cand`` through the registered runtimes.
 
     Each mode's runtime prepares (exports, verifies against PyTorch, quantizes, loads) the BN-folded
-    model, or the model as built for modes with ``fold=False``. ``int8_options`` go to the runtime's
-    ``quantize`` (ONNX Runtime: channel padding, format, ...).
+    model, or the model as built for modes with ``fold=False``. ``int8_options[runtime name]`` go to
+    that runtime's ``quantize`` (ONNX Runtime: channel padding, format, ...; OpenVINO: NNCF preset ...).
     """
     from mmv3.deploy.fuse import fold_bn
     from mmv3.deploy.runtimes import all_modes, build_runtime
@@ -99,7 +102,8 @@ def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str],
         name, opts = known[mode]
         rt = runtimes.get(name) or runtimes.setdefault(name, build_runtime(name, threads))
         target = folded if opts.get('fold', True) else model
-        handle = rt.prepare(target, full, workdir, stem, calib=cand.calib, quant_options=int8_options, **opts)
+        handle = rt.prepare(target, full, workdir, stem, calib=cand.calib,
+                            quant_options=(int8_options or {}).get(name), **opts)
         cand.runners[mode] = rt.bind(handle, x)
 
 
@@ -174,12 +178,21 @@ def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shap
                   '| model | ' + ' | '.join(modes) + ' |', '|---|' + '---|' * len(modes)]
         for c in cands:
             lines.append(f'| {c.label} | ' + ratio_cells(c.label, median_of(base.label)) + ' |')
-    if 'ort' in modes and 'ort-int8' in modes:
-        lines += ['', 'int8 speedup (ONNX Runtime float / int8 median)', '', '| model | speedup |', '|---|---|']
+    for fm, qm, rt in (('ort', 'ort-int8', 'ONNX Runtime'), ('ov', 'ov-int8', 'OpenVINO')):
+        if fm in modes and qm in modes:
+            lines += ['', f'int8 speedup ({rt} float / int8 median)', '', '| model | speedup |', '|---|---|']
+            for c in cands:
+                a, b = stats.get((c.label, fm)), stats.get((c.label, qm))
+                if a and b:
+                    lines.append(f'| {c.label} | {a["median"] / b["median"]:.2f}x |')
+    if 'ort' in modes and len(modes) > 1:
+        lines += ['', 'Ratio to ONNX Runtime float of the same model and run (median latency)', '',
+                  '| model | ' + ' | '.join(modes) + ' |', '|---|' + '---|' * len(modes)]
         for c in cands:
-            a, b = stats.get((c.label, 'ort')), stats.get((c.label, 'ort-int8'))
-            if a and b:
-                lines.append(f'| {c.label} | {a["median"] / b["median"]:.2f}x |')
+            base = stats.get((c.label, 'ort'))
+            cells = [f'{stats[(c.label, m)]["median"] / base["median"]:.3f}' if base and (c.label, m) in stats
+                     else '-' for m in modes]
+            lines.append(f'| {c.label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

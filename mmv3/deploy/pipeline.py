@@ -17,6 +17,23 @@ from .runtimes import build_runtime
 from .runtimes import verify as verify_runtime
 
 
+#: the tools' ``--backend`` names -> registered runtimes (:data:`mmv3.registry.RUNTIMES`)
+BACKENDS = {'onnx': 'onnxruntime', 'openvino': 'openvino', 'litert': 'litert'}
+
+
+def runtime_of_backend(backend: str) -> str:
+    """``--backend`` name -> registered runtime name, or a one-line refusal."""
+    import mmv3.deploy.runtimes  # noqa: F401
+    from mmv3.registry import RUNTIMES
+    if backend not in BACKENDS:
+        raise ToolError(f'--backend must be one of {"|".join(BACKENDS)}, got {backend!r}')
+    name = BACKENDS[backend]
+    if RUNTIMES.get(name) is None:
+        raise ToolError(f'--backend {backend}: the {name!r} runtime is not implemented yet (issue 16); '
+                        f'use --backend onnx or openvino')
+    return name
+
+
 @dataclass
 class Prepared:
     """A built model ready for export / timing.
@@ -68,14 +85,15 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
 
     Args:
         prep (Prepared): From :func:`prepare`.
-        out (str): Artifact path (``.onnx`` for ONNX Runtime).
+        out (str): Artifact path (``.onnx`` for ONNX Runtime, ``.xml`` for OpenVINO).
         dynamic (bool): Dynamic batch / H / W. Default: False.
-        opset (int): ONNX opset (ONNX Runtime). Default: 17.
+        opset (int): ONNX opset (ONNX Runtime; OpenVINO converts that ONNX graph). Default: 17.
         verify (bool): Run the round-trip check. Default: True.
         atol, rtol (float, optional): Pass when ``max|runtime - torch| <= atol + rtol * max|torch|``
             (default: the runtime's tolerance).
         extra_shapes (list): More ``(H, W)`` to verify (dynamic models).
-        backend (str): A registered runtime. Default: ``'onnxruntime'``.
+        backend (str): A registered runtime (:data:`BACKENDS` maps the tools' ``--backend`` names).
+            Default: ``'onnxruntime'``.
 
     Returns:
         dict: ``path``, ``outputs`` (names), ``ops`` (op histogram, ONNX), ``num_folded``, ``bn_left``
@@ -84,13 +102,17 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
     runtime = build_runtime(backend)
     names = prep.output_names
     shape = (1, 3) + tuple(prep.shape)
-    options = dict(opset=opset) if backend == 'onnxruntime' else {}
+    options = dict(opset=opset) if backend in ('onnxruntime', 'openvino') else {}
     runtime.export(prep.deploy_model, out, shape, names, dynamic=dynamic, **options)
     result = dict(path=out, outputs=names, num_folded=prep.num_folded, checks=[])
     if out.endswith('.onnx'):
         from .onnx_export import onnx_op_counts
         result['ops'] = onnx_op_counts(out)
         result['bn_left'] = result['ops'].get('BatchNormalization', 0)
+    elif out.endswith('.xml'):
+        from .runtimes.openvino import ov_op_counts
+        result['ops'] = ov_op_counts(out)
+        result['bn_left'] = result['ops'].get('BatchNormInference', 0)
     if verify:
         shapes = [shape] + [(1, 3) + tuple(s) for s in extra_shapes]
         result['checks'] = verify_runtime(runtime, prep.deploy_model, runtime.load(out), shapes, atol=atol, rtol=rtol)
@@ -99,13 +121,15 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
 
 def quantize(prep: Prepared, float_path: str, int8_path: str, calib_dir: str, eval_dir: Optional[str] = None,
              num_calib: int = 32, num_eval: Optional[int] = None, backend: str = 'onnxruntime',
-             **options) -> Dict[str, object]:
+             also_precisions: Sequence[str] = (), **options) -> Dict[str, object]:
     """Quantize ``prep``'s model (exported to ``float_path``) with images from ``calib_dir``; agreement
     with the float model on ``eval_dir`` (:func:`mmv3.deploy.metrics.agreement`).
 
     Images used for calibration are excluded from the evaluation set when both folders are the same.
     ``options`` go to the runtime's ``quantize`` (ONNX Runtime:
-    :func:`mmv3.deploy.runtimes.onnxruntime.quantize_model`).
+    :func:`mmv3.deploy.runtimes.onnxruntime.quantize_model`). ``also_precisions`` (e.g. ``['bf16']`` for
+    OpenVINO): the float artifact loaded at that precision is compared on the same images too
+    (``agreement_<precision>``).
 
     Returns:
         dict: ``path``, ``num_calib``, ``padded_blocks``, ``ops``, and ``agreement`` with ``eval_dir``.
@@ -122,7 +146,11 @@ def quantize(prep: Prepared, float_path: str, int8_path: str, calib_dir: str, ev
         f_outs = [runtime.run(fs, a) for a in arrays]
         q_outs = [runtime.run(qs, a) for a in arrays]
         result['agreement'] = agreement(prep.task, f_outs, q_outs, labels)
+        for precision in also_precisions:  # e.g. OpenVINO's bf16 hint on the float artifact, same images
+            hs = runtime.load(float_path, precision=precision)
+            result[f'agreement_{precision}'] = agreement(prep.task, f_outs, [runtime.run(hs, a) for a in arrays],
+                                                         labels)
     return result
 
 
-__all__ = ['Prepared', 'prepare', 'export', 'quantize']
+__all__ = ['BACKENDS', 'Prepared', 'prepare', 'export', 'quantize', 'runtime_of_backend']

@@ -1,7 +1,9 @@
-"""Single-thread, batch-1 CPU latency of configs: eager, folded-BN + channels_last, ONNX Runtime float / int8.
+"""Single-thread, batch-1 CPU latency of configs: eager, folded-BN + channels_last, ONNX Runtime float / int8,
+OpenVINO f32 / bf16 / int8.
 
     python tools/analysis_tools/benchmark.py CONFIG [CONFIG ...] [--shape H W] [--repeat 50] [--warmup 10]
-        [--threads 1] [--modes eager,fused,ort,ort-int8] [--compare] [--calib-dir DIR] [--out FILE.md]
+        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8] [--compare] [--calib-dir DIR]
+        [--ov-preset performance|mixed] [--out FILE.md]
 
 Prints the median and spread (IQR, min, max) per model and mode. All models of one run are timed
 interleaved, so their ratios are fair. ``--compare`` adds reference implementations in the same run:
@@ -32,8 +34,8 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=10, help='untimed runs first. Default: 10')
     p.add_argument('--threads', type=int, default=1, help='CPU threads (torch and ONNX Runtime). Default: 1')
     p.add_argument('--modes', default='eager,fused,ort,ort-int8',
-                   help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes), e.g. '
-                        'eager,fused,ort,ort-int8')
+                   help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes): '
+                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8. Default: eager,fused,ort,ort-int8')
     p.add_argument('--compare', action='store_true',
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
     p.add_argument('--calib-dir', default=None, help='image folder for int8 calibration (default: random inputs)')
@@ -45,6 +47,8 @@ def parse_args(argv=None):
                    help='int8: leave hard-sigmoid in float instead of an integer clip (ablation)')
     p.add_argument('--int8-format', default='QOperator', choices=['QOperator', 'QDQ'],
                    help='int8 graph format (QDQ: no integer hard-sigmoid). Default: QOperator')
+    p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
+                   help='ov-int8: NNCF quantization preset. Default: performance')
     p.add_argument('--work-dir', default=None, help='where the ONNX files go (default: a temp dir)')
     p.add_argument('--out', default=None, help='also write the Markdown tables (and a .json) here')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -67,7 +71,7 @@ def main(argv=None):
         prep = prepare(config, args.checkpoint if i == 0 else None, shape or args.shape, args.cfg_options,
                        fold=False)
         shape, task0 = shape or prep.shape, task0 or prep.task
-        if args.calib_dir and 'ort-int8' in modes and calib is None:
+        if args.calib_dir and any(m.endswith('-int8') for m in modes) and calib is None:
             _, calib, _ = read_images(prep, args.calib_dir, args.num_calib)
         cands.append(Candidate(osp.splitext(osp.basename(config))[0], prep.model, prep.task, ours=True, calib=calib))
         if i == 0:
@@ -88,12 +92,13 @@ def main(argv=None):
     for c in cands:
         print(f'preparing {c.label}: {", ".join(modes)}', flush=True)
         setup_runners(c, shape, modes, args.threads, workdir,
-                      int8_options=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
-                                        int8_hard_sigmoid=not args.float_hard_sigmoid,
-                                        quant_format=args.int8_format))
+                      int8_options=dict(onnxruntime=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
+                                                         int8_hard_sigmoid=not args.float_hard_sigmoid,
+                                                         quant_format=args.int8_format),
+                                        openvino=dict(preset=args.ov_preset)))
     stats = time_interleaved(cands, modes, args.repeat, args.warmup, progress=not args.no_progress)
     text = format_results(cands, modes, stats, shape, args.threads)
-    if 'ort-int8' in modes and not args.calib_dir:
+    if any(m.endswith('-int8') for m in modes) and not args.calib_dir:
         text += '\n\n(int8 calibrated on random inputs; pass --calib-dir for real images)'
     print(text)
     if args.out:

@@ -1,8 +1,12 @@
-"""8-bit post-training static quantization (ONNX Runtime) of a config, calibrated on an image folder.
+"""8-bit post-training static quantization (ONNX Runtime or OpenVINO + NNCF) of a config, calibrated on an image folder.
 
     python tools/deployment/quantize.py CONFIG [CHECKPOINT] --calib-dir DIR [--eval-dir DIR] [--shape H W]
         [--num-calib 32] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]
-        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR]
+        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR] [--backend onnx|openvino] [--ov-preset performance|mixed]
+
+``--backend openvino``: the OpenVINO IR of the same graph quantized by ``nncf.quantize`` (``--ov-preset``;
+the ONNX Runtime flags below do not apply), the layers left in float run with the bf16 hint; the report
+adds the agreement of OpenVINO's bf16 hint (mode ``ov-bf16``) with f32 on the same images.
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
@@ -26,7 +30,8 @@ import warnings
 
 from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
 from mmv3.deploy.metrics import format_agreement
-from mmv3.deploy.pipeline import export, prepare, quantize
+from mmv3.deploy.pipeline import export, prepare, quantize, runtime_of_backend
+from mmv3.deploy.runtimes import build_runtime
 
 
 def parse_args(argv=None):
@@ -52,6 +57,10 @@ def parse_args(argv=None):
                         'ONNX Runtime runs them faster in float)')
     p.add_argument('--float-hard-sigmoid', action='store_true',
                    help='leave hard-sigmoid in float (dequantize/quantize around it) instead of an integer clip')
+    p.add_argument('--backend', default='onnx', choices=['onnx', 'openvino'],
+                   help='onnx (ONNX Runtime, mmv3\'s recipe) or openvino (NNCF). Default: onnx')
+    p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
+                   help='openvino: NNCF preset (performance = symmetric activations). Default: performance')
     p.add_argument('--out-dir', default=None, help='default: work_dirs/deploy')
     add_cfg_options(p)
     return p.parse_args(argv)
@@ -62,21 +71,38 @@ def main(argv=None):
     if args.pad_channels < 0:
         raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
     warnings.filterwarnings('ignore')
+    backend = runtime_of_backend(args.backend)
+    suffix = build_runtime(backend).suffix  # refuses a runtime that is not installed before any work
     prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options)
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
     name = osp.splitext(osp.basename(args.config))[0]
-    fpath, qpath = osp.join(out_dir, f'{name}.onnx'), osp.join(out_dir, f'{name}.int8.onnx')
-    exp = export(prep, fpath)
-    print(f'float: {fpath} (ONNX Runtime vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
+    fpath, qpath = osp.join(out_dir, f'{name}{suffix}'), osp.join(out_dir, f'{name}.int8{suffix}')
+    exp = export(prep, fpath, backend=backend)
+    label = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO'}[backend]
+    print(f'float: {fpath} ({label} vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
+    if backend == 'openvino':
+        options = dict(preset=args.ov_preset, also_precisions=['bf16'])
+    else:
+        options = dict(quant_format=args.format, per_channel=not args.per_tensor,
+                       activation_type=args.activation_type, calibrate_method=args.calibrate_method,
+                       pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
+                       float_stem=not args.int8_stem)
     res = quantize(prep, fpath, qpath, args.calib_dir, args.eval_dir or args.calib_dir, args.num_calib, args.num_eval,
-                   quant_format=args.format, per_channel=not args.per_tensor, activation_type=args.activation_type,
-                   calibrate_method=args.calibrate_method, pad_multiple=args.pad_channels,
-                   int8_hard_sigmoid=not args.float_hard_sigmoid, float_stem=not args.int8_stem)
-    print(f'int8:  {qpath} ({args.format}, {"per-tensor" if args.per_tensor else "per-channel"}, '
-          f'{args.activation_type} activations, {res["num_calib"]} calibration images)')
+                   backend=backend, **options)
+    if backend == 'openvino':
+        print(f'int8:  {qpath} (NNCF, preset {args.ov_preset}, {res["num_calib"]} calibration images; '
+              f'float layers in bf16)')
+    else:
+        print(f'int8:  {qpath} ({args.format}, {"per-tensor" if args.per_tensor else "per-channel"}, '
+              f'{args.activation_type} activations, {res["num_calib"]} calibration images)')
     agr = res.get('agreement', {})
     print(format_agreement(prep.task, agr))
-    print(json.dumps(dict(agreement=agr, float=fpath, int8=qpath)))
+    extra = {}
+    if 'agreement_bf16' in res:
+        extra['agreement_bf16'] = res['agreement_bf16']
+        text = format_agreement(prep.task, res['agreement_bf16']).replace('int8', 'bf16')
+        print(f'OpenVINO bf16 hint vs f32: {text}')
+    print(json.dumps(dict(agreement=agr, float=fpath, int8=qpath, **extra)))
 
 
 if __name__ == '__main__':
