@@ -1,41 +1,45 @@
 """The argparse pieces every mmv3 tool shares (the OpenMMLab flags, spelled as upstream)."""
 import os
+import re
 
 from mmengine.config import DictAction
+
+
+_INNER_SPACE = re.compile(r'(?<=[^\s,\[\]()])\s+(?=[^\s,\[\]()])')
+_MARK = '\x1f'  # stands for a protected run of spaces while DictAction parses
+
+
+def _restore(value, spaces):
+    if isinstance(value, str):
+        for run in spaces:
+            value = value.replace(_MARK, run, 1)
+        return value
+    if isinstance(value, (list, tuple)):
+        out = [_restore(v, spaces) for v in value]
+        return tuple(out) if isinstance(value, tuple) else out
+    return value
 
 
 class CfgOptionsAction(DictAction):
     """mmengine's :class:`~mmengine.config.DictAction` (``KEY=V``, ``KEY=V1,V2``, ``KEY=[(a,b),c]``,
     ints / floats / bools / ``None``) that keeps the whitespace *inside* a value:
     ``data_root=my data`` stays ``'my data'`` (upstream removes every space, giving ``'mydata'``).
-    Spaces around list elements and around the value are still dropped (``[1, 2]`` -> ``[1, 2]``).
+    Spaces around the value and next to ``,``, brackets and parentheses are still dropped
+    (``[1, 2]`` -> ``[1, 2]``). The spaces are protected before ``DictAction`` parses and put back after.
     """
 
-    @staticmethod
-    def _parse_iterable(val: str):
-        def next_comma(string):
-            if string.count('(') != string.count(')') or string.count('[') != string.count(']'):
-                raise ValueError(f'Imbalanced brackets exist in {string}')
-            for idx, char in enumerate(string):
-                pre = string[:idx]
-                if char == ',' and pre.count('(') == pre.count(')') and pre.count('[') == pre.count(']'):
-                    return idx
-            return len(string)
-
-        val = val.strip().strip('\'"').strip()
-        is_tuple = False
-        if val.startswith('(') and val.endswith(')'):
-            is_tuple, val = True, val[1:-1]
-        elif val.startswith('[') and val.endswith(']'):
-            val = val[1:-1]
-        elif ',' not in val:
-            return DictAction._parse_int_float_bool(val)
-        values = []
-        while val.strip():
-            idx = next_comma(val)
-            values.append(CfgOptionsAction._parse_iterable(val[:idx]))
-            val = val[idx + 1:]
-        return tuple(values) if is_tuple else values
+    def __call__(self, parser, namespace, values, option_string=None):
+        protected, spaces = [], {}
+        for kv in values or []:
+            key, sep, val = kv.partition('=')
+            runs = _INNER_SPACE.findall(val)
+            spaces[key] = runs
+            protected.append(key + sep + _INNER_SPACE.sub(_MARK, val))
+        super().__call__(parser, namespace, protected if values is not None else None, option_string)
+        options = getattr(namespace, self.dest)
+        for key, runs in spaces.items():
+            if runs and key in options:
+                options[key] = _restore(options[key], runs)
 
 
 def add_cfg_options(parser) -> None:
