@@ -1,8 +1,8 @@
 """Issue 13 part B: the dataset pre-flight (mmv3.datasets.preflight), --cfg-options values and keys,
 numeric sanity, run before anything is written."""
 import json
-import re
 import os.path as osp
+import re
 import shutil
 import sys
 
