@@ -1,8 +1,8 @@
 """Issue 13 part B: the dataset pre-flight (mmv3.datasets.preflight), --cfg-options values and keys,
 numeric sanity, run before anything is written."""
 import json
-import os
 import os.path as osp
+import re
 import shutil
 import sys
 
@@ -164,7 +164,7 @@ def test_coco_annotations(roots, tmp_path):
                                         (zero, r'image .*train2017/nope\.jpg \(listed in .*\) does not exist'),
                                         (truncated, r'image .*train2017/.*\.jpg does not decode')]):
         msg = _coco_case(_copy(roots['coco'], tmp_path, f'c{i + 1}'), edit)
-        assert __import__('re').search(needle, msg), msg
+        assert re.search(needle, msg), msg
         assert msg.startswith('train_dataloader.dataset: ') and '\n' not in msg
 
 
