@@ -209,7 +209,7 @@ def test_cli_refusals(tmp_path, capsys):
     for args, msg in [([seg, '--target-ratio', '0.8'], 'supports mmpretrain classification configs'),
                       ([TINY, '--target-ratio', '1.5'], '--target-ratio must be in (0, 1)'),
                       ([TINY, '--target-ratio', '0.8', '--proposals', 'width'], '--proposals'),
-                      ([TINY, '--target-ratio', '0.8', '--runtime', 'openvino'], "runtime 'openvino' is not")]:
+                      ([TINY, '--target-ratio', '0.8', '--runtime', 'tensorrt'], "runtime 'tensorrt' is not registered")]:
         with pytest.raises(SystemExit) as e:
             run_cli(mod.main, 'netadapt.py', [*args, '--checkpoint', str(ckpt), '--work-dir', str(tmp_path / 'w')])
         assert e.value.code == 2
