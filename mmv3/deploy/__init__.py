@@ -1,7 +1,7 @@
 """Deployment: BN folding, export to a runtime, int8, detection post-processing.
 
 - :mod:`.runtimes`: the runtimes, one registered class each (:data:`mmv3.registry.RUNTIMES`:
-  ``onnxruntime``, ``torch``): export, load, run, optional quantize; :func:`~.runtimes.verify`
+  ``torch``, ``onnxruntime``, ``openvino``): export, load, run, optional quantize; :func:`~.runtimes.verify`
   checks any of them against PyTorch.
 - :mod:`.pipeline`: config -> folded model -> artifact (-> int8): what ``tools/deployment`` runs.
 - :mod:`.fuse`: fold BN into convs (hook-traced pairs, checked); pad bneck widths for int8.
