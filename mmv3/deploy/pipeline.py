@@ -28,7 +28,7 @@ def runtime_of_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ToolError(f'--backend must be one of {"|".join(BACKENDS)}, got {backend!r}')
     name = BACKENDS[backend]
-    if RUNTIMES.get(name) is None:
+    if name not in RUNTIMES.module_dict:  # as build_runtime: Registry.get would try to import a module
         raise ToolError(f'--backend {backend}: the {name!r} runtime is not implemented yet (issue 16); '
                         f'use --backend onnx or openvino')
     return name
