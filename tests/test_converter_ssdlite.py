@@ -24,9 +24,8 @@ HIGH_SLOTS = (1, 3, 12, 18, 62, 90)  # torchvision slots = COCO category ids; 12
 
 
 def _tv_model():
-    import torchvision
-    return torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None,
-                                                                       num_classes=91)
+    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+    return ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
 
 
 def _randomize(model, seed=0):
@@ -217,8 +216,8 @@ def test_detections_equal_torchvisions(tv_ssdlite, converted, image_file):
 
 
 def test_mmdet_postprocessing_would_differ(tv_ssdlite, converted, image_file):
-    """Why the head has postprocess='torchvision': mmdet's own (per-level top-k of (anchor, class) pairs, NMS
-    after rescaling) gives other detections for the same weights."""
+    """Why the head has postprocess='torchvision': mmdet's own (the nms_pre best (anchor, class) pairs per level,
+    no per-class limit) gives other detections for the same weights and thresholds."""
     import copy
 
     from mmdet.apis import inference_detector
@@ -301,32 +300,41 @@ def test_refusals(tv_ssdlite):
 
 
 @pytest.mark.slow
-def test_ssdlite_cli(tv_ssdlite, tmp_path):
+def test_ssdlite_cli(tv_ssdlite, tmp_path, capsys):
     src = tmp_path / 'ssdlite.pth'
     torch.save(tv_ssdlite.state_dict(), src)
-
-    def cli(*args):
-        return subprocess.run([sys.executable, CLI, *map(str, args)], capture_output=True, text=True, cwd=ROOT)
-    res = cli(src, tmp_path / 'out.pth', '--model', 'ssdlite320_mobilenet_v3_large', '--verify')
+    res = subprocess.run([sys.executable, CLI, str(src), str(tmp_path / 'out.pth'), '--model',
+                          'ssdlite320_mobilenet_v3_large', '--verify'], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.count('verify: ') == 2
     ckpt = torch.load(tmp_path / 'out.pth', map_location='cpu', weights_only=False)
     assert set(ckpt['state_dict']) == set(build_ssdlite(ssdlite_model_config(CFG)).state_dict())
-    # a truncated download: one line, no traceback, nothing written
-    (tmp_path / 'cut.pth').write_bytes(src.read_bytes()[:100000])
-    res = cli(tmp_path / 'cut.pth', tmp_path / 'cut_out.pth', '--model', 'ssdlite320_mobilenet_v3_large')
-    assert res.returncode == 2 and 'is truncated' in res.stderr and res.stderr.count('\n') == 1
-    assert 'Traceback' not in res.stderr and not (tmp_path / 'cut_out.pth').exists()
-    # another model's checkpoint
+
+    # refusals, in-process as the tool's __main__ runs it: one line, exit 2, nothing written
+    import importlib.util
+
+    from mmv3.apis import run_cli
+    sys.path.insert(0, osp.dirname(CLI))
+    spec = importlib.util.spec_from_file_location('torchvision2mmv3', CLI)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def refused(*args):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            run_cli(tool.main, 'torchvision2mmv3.py', [*map(str, args), str(tmp_path / 'x.pth')])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and not (tmp_path / 'x.pth').exists()
+        return err
+    (tmp_path / 'cut.pth').write_bytes(src.read_bytes()[:100000])  # a truncated download
+    err = refused(tmp_path / 'cut.pth', '--model', 'ssdlite320_mobilenet_v3_large')
+    assert 'is truncated' in err and err.count('\n') == 1
     import torchvision
-    other = tmp_path / 'mnv3.pth'
+    other = tmp_path / 'mnv3.pth'  # another model's checkpoint
     torch.save(torchvision.models.mobilenet_v3_large(weights=None).state_dict(), other)
-    res = cli(other, tmp_path / 'x.pth', '--model', 'ssdlite320_mobilenet_v3_large')
-    assert res.returncode == 2 and res.stderr.count('\n') == 1
-    assert 'not a torchvision ssdlite320_mobilenet_v3_large state dict' in res.stderr
-    res = cli(src, tmp_path / 'x.pth', '--model', 'ssd300_vgg16')
-    assert res.returncode == 2 and "invalid choice: 'ssd300_vgg16'" in res.stderr
-    assert not (tmp_path / 'x.pth').exists()
+    err = refused(other, '--model', 'ssdlite320_mobilenet_v3_large')
+    assert 'not a torchvision ssdlite320_mobilenet_v3_large state dict' in err and err.count('\n') == 1
+    assert "invalid choice: 'ssd300_vgg16'" in refused(src, '--model', 'ssd300_vgg16')
 
 
 @pytest.mark.slow

@@ -29,7 +29,8 @@
 #   resize to uint8), (x - 127.5) / 127.5 = (x / 255 - 0.5) / 0.5.
 # - post-processing: SSD.postprocess_detections (score > 0.001 and the 300 best per class, decode, clip to
 #   320x320, batched_nms IoU 0.55 per class, 300 per image), then boxes scaled per axis back to the image:
-#   SSDLiteHead(postprocess='torchvision') with the same values in test_cfg.
+#   SSDLiteHead(postprocess='torchvision') with the same values in test_cfg (mmdet's own post-processing keeps the
+#   nms_pre best (anchor, class) pairs per level, with no per-class limit: other detections).
 # Params: 3,440,060 (torchvision's own count for this model; tools/analysis_tools/get_flops.py).
 _base_ = [
     '../_base_/datasets/coco_detection_ssdlite-320.py',
@@ -91,3 +92,8 @@ test_pipeline = [
 ]
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# An evaluation config for the converted weights (torchvision's own training recipe is not reproduced here); to
+# fine-tune, add a schedule, e.g. '../_base_/schedules/schedule_ssdlite_sgd_600e.py', and a train_dataloader.
+train_dataloader = None
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')

@@ -39,12 +39,14 @@ class SSDLiteHead(SSDHead):
       mmdet's ``_predict_by_feat_single``: softmax; for each class slot the anchors with score
       ``> score_thr``, the ``topk_per_class`` best of them over all levels together; decode and
       clip to the network input; NMS per class (``torchvision.ops.batched_nms``, the function
-      torchvision calls, IoU ``nms.iou_threshold``) **in the network-input frame** (mmdet
-      rescales first, which changes IoUs after an aspect-changing resize); the ``max_per_img``
-      best; then boxes scaled by ``ori_shape / img_shape`` per axis (torchvision's
-      ``resize_boxes``). mmdet's mode instead takes the ``nms_pre`` best (anchor, class) pairs
-      per level and filters ``min_bbox_size``. ``test_cfg`` keys of this mode: ``score_thr``,
-      ``topk_per_class``, ``nms`` and ``max_per_img``.
+      torchvision calls, IoU ``nms.iou_threshold``) in the network-input frame; the
+      ``max_per_img`` best; then boxes scaled by ``ori_shape / img_shape`` per axis
+      (torchvision's ``resize_boxes``, same float operations). mmdet's mode instead keeps the
+      ``nms_pre`` best (anchor, class) pairs *per level* (no per-class limit), drops boxes not
+      larger than ``min_bbox_size`` (fully clipped boxes have zero size) and runs NMS after
+      rescaling (IoU is invariant under a per-axis scale, so that order changes only float
+      rounding). ``test_cfg`` keys of this mode: ``score_thr``, ``topk_per_class``, ``nms`` and
+      ``max_per_img``.
 
     Args:
         num_classes (int): Object class slots, without background (80 for mmdet's
