@@ -18,4 +18,16 @@ CONVERTED = {
         test=('python tools/test.py configs/seg/lraspp_mobilenet-v3-large_torchvision_coco-voc.py '
               'lraspp_tv_mmv3.pth'),
     ),
+    'ssdlite_mobilenet-v3-large_torchvision_coco': dict(
+        source='torchvision.models.detection.ssdlite320_mobilenet_v3_large (COCO_V1)',
+        weights='https://download.pytorch.org/models/ssdlite320_mobilenet_v3_large_coco-a79551df.pth',
+        training_data='COCO train2017',
+        task='Object Detection',
+        dataset='COCO val2017',
+        metrics={'box AP (torchvision)': 21.3},
+        convert=('python tools/model_converters/torchvision2mmv3.py ssdlite320_mobilenet_v3_large_coco-a79551df.pth '
+                 'ssdlite_tv_mmv3.pth --model ssdlite320_mobilenet_v3_large --verify'),
+        test=('python tools/test.py configs/det/ssdlite_mobilenet-v3-large_torchvision_coco.py '
+              'ssdlite_tv_mmv3.pth'),
+    ),
 }

@@ -3,10 +3,15 @@
 Usage:
     python tools/model_converters/torchvision2mmv3.py SRC.pth DST.pth [--verify]
     python tools/model_converters/torchvision2mmv3.py SRC.pth DST.pth --model lraspp_mobilenet_v3_large [--verify]
+    python tools/model_converters/torchvision2mmv3.py SRC.pth DST.pth --model ssdlite320_mobilenet_v3_large [--verify]
 
 ``--model lraspp_mobilenet_v3_large``: torchvision's LR-ASPP (segmentation), written for
 ``configs/seg/lraspp_mobilenet-v3-large_torchvision_coco-voc.py`` (logic in
 :mod:`mmv3.converters.torchvision_dense`; every source tensor used once, shapes checked).
+
+``--model ssdlite320_mobilenet_v3_large``: torchvision's SSDLite (COCO detection), written for
+``configs/det/ssdlite_mobilenet-v3-large_torchvision_coco.py`` (the class channels are permuted to
+mmdet's background-last order; same module, same checks).
 
 ``SRC`` is a state dict of ``torchvision.models.mobilenet_v3_large`` / ``_small`` (any
 ``width_mult`` our width rounding reproduces, ``reduced_tail`` -> mmv3's
@@ -36,7 +41,7 @@ except ImportError:  # imported as tools.model_converters.torchvision2mmv3
     from ._mobilenetv3_common import (NUM_BLOCKS, Canonical, ConversionError, infer_and_check,
                                       load_state_dict, save, to_mmv3)
 
-MODELS = ('mobilenet_v3', 'lraspp_mobilenet_v3_large')
+MODELS = ('mobilenet_v3', 'lraspp_mobilenet_v3_large', 'ssdlite320_mobilenet_v3_large')
 IMAGENET_PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
@@ -100,8 +105,8 @@ def main(argv=None):
     parser.add_argument('src', help='torchvision MobileNetV3 checkpoint (state dict)')
     parser.add_argument('dst', help='output mmv3 checkpoint')
     parser.add_argument('--model', default='mobilenet_v3', choices=MODELS,
-                        help='the torchvision model: mobilenet_v3 (classification, large/small inferred) or '
-                             'lraspp_mobilenet_v3_large (segmentation)')
+                        help='the torchvision model: mobilenet_v3 (classification, large/small inferred), '
+                             'lraspp_mobilenet_v3_large (segmentation) or ssdlite320_mobilenet_v3_large (detection)')
     parser.add_argument('--widen-factor', type=float, default=None,
                         help='width multiplier (default: inferred from the shapes)')
     parser.add_argument('--verify', action='store_true',
@@ -109,6 +114,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.model == 'lraspp_mobilenet_v3_large':
         return main_lraspp(args)
+    if args.model == 'ssdlite320_mobilenet_v3_large':
+        return main_ssdlite(args)
     sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
     out, cfg, model = convert(sd, args.widen_factor)
     notes = ['torchvision models expect ImageNet mean/std inputs: set data_preprocessor='
@@ -147,6 +154,39 @@ def main_lraspp(args):
              '21 VOC classes)']
     save(out, cfg, args.dst, source=f'torchvision:lraspp_mobilenet_v3_large:{args.src}', notes=notes,
          header='model config for this checkpoint (mmseg EncoderDecoder, default_scope="mmseg"):')
+
+
+def main_ssdlite(args):
+    """``--model ssdlite320_mobilenet_v3_large``: torchvision's SSDLite -> mmdet SingleStageDetector checkpoint."""
+    from mmv3.converters.torchvision_dense import (SSDLITE_CONFIG_FILE, build_ssdlite, convert_ssdlite,
+                                                   ssdlite_head_outputs, ssdlite_model_config)
+    sd = load_state_dict(args.src)  # ConversionError: one line, exit 2 (run_cli)
+    out, num_slots = convert_ssdlite(sd)
+    cfg = ssdlite_model_config()
+    if num_slots != cfg['bbox_head']['num_classes'] + 1:
+        raise ConversionError(f'the checkpoint predicts {num_slots} class slots; {SSDLITE_CONFIG_FILE} expects '
+                              f'{cfg["bbox_head"]["num_classes"] + 1} (torchvision\'s COCO: background + 90 ids)')
+    model = build_ssdlite(cfg, out)
+    if args.verify:
+        import torchvision
+        src = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+            weights=None, weights_backbone=None, num_classes=num_slots)
+        src.load_state_dict(sd)
+        src.eval()
+        x = torch.randn(1, 3, 320, 320)
+        with torch.no_grad():
+            ref = src.head(list(src.backbone(x).values()))
+            logits, deltas = ssdlite_head_outputs(model, x)
+        for name, got, want in (('class logits', logits, ref['cls_logits']),
+                                ('box regressions', deltas, ref['bbox_regression'])):
+            diff, scale = (got - want).abs().max().item(), want.abs().max().item()
+            print(f'verify: {name}: max |torchvision - mmv3| = {diff:.3g} (range {scale:.3g})')
+            if got.shape != want.shape or diff > 1e-5 * max(scale, 1.0):
+                raise ConversionError(f'{name} differ from torchvision (max abs diff {diff:.3g}); conversion refused')
+    notes = [f'config: {SSDLITE_CONFIG_FILE} (inputs (x - 127.5) / 127.5 after a float bilinear resize to '
+             '320x320; class slots = COCO category id - 1, background last)']
+    save(out, cfg, args.dst, source=f'torchvision:ssdlite320_mobilenet_v3_large:{args.src}', notes=notes,
+         header='model config for this checkpoint (mmdet SingleStageDetector, default_scope="mmdet"):')
 
 
 if __name__ == '__main__':
