@@ -157,11 +157,65 @@ def test_populate_keeps_largest_l1_filters_exactly(seed, tmp_path):
                        getattr(old_l, f'layer{nxt}').expand_conv.conv.weight[:, ko])
 
 
-def _search(cfg, model, work_dir, lut, logs):
+def _search(cfg, model, work_dir, lut, logs, **kwargs):
     from mmv3.search.netadapt import NetAdapt, TaskLoop
     loop = TaskLoop(cfg, lr=0.01, max_val_batches=2)
-    return NetAdapt(cfg, TINY, model, lut, loop, str(work_dir), HW, target_ratio=0.9, delta=0.04, short_iters=1,
-                    long_iters=1, log=logs.append)
+    opts = dict(target_ratio=0.9, delta=0.04, short_iters=1, long_iters=1) | kwargs
+    return NetAdapt(cfg, TINY, model, lut, loop, str(work_dir), HW, log=logs.append, **opts)
+
+
+def test_fit_overhead_is_least_squares_through_origin(tmp_path):
+    lut = make_lut(tmp_path)
+    # measured - block sum = k x params (params in millions): exact points give k back
+    k = lut.fit_overhead([(1.0, 2e6, 1.0 + 2 * 0.3), (0.5, 1e6, 0.5 + 0.3)])
+    assert k == pytest.approx(0.3) and lut.overhead_per_mparam == pytest.approx(0.3)
+    # noisy points: sum(p r) / sum(p^2)
+    k = lut.fit_overhead([(1.0, 1e6, 1.2), (1.0, 2e6, 1.2)])
+    assert k == pytest.approx((1 * 0.2 + 2 * 0.2) / (1 + 4))
+    with pytest.raises(ValueError):
+        lut.fit_overhead([])
+
+
+def test_measured_stop_meets_the_target_where_the_prediction_misleads(seed, tmp_path):
+    """A network measurement with a fixed cost the blocks do not have (per-call overhead): calibrated on the
+    seed, the table books that cost as weight streaming and over-predicts the savings of narrower networks.
+    Stopping on the prediction then ends above the target; stopping on the measurement does not."""
+    from mmv3.apis import TaskWrapper
+    cfg, model = seed
+    fixed = 2.0 * cost_ms(TaskWrapper(model, 'cls').eval(), (1, 3) + HW)
+
+    def measure(module, shape):
+        return cost_ms(module, shape) + (fixed if isinstance(module, TaskWrapper) else 0.0)
+
+    final = {}
+    for stop in ('predicted', 'measured'):
+        lut = LatencyTable('fake', cache_dir=str(tmp_path / 'cache'), measure=measure, progress=False)
+        lut.calibrate(model, HW)
+        logs = []
+        state = _search(cfg, model, tmp_path / stop, lut, logs, stop=stop, delta=0.06, short_iters=0,
+                        long_iters=0).run()
+        assert state['finished'] and state['settings']['stop'] == stop
+        hist = state['history']
+        assert all({'block_sum_ms', 'params', 'measured_ms'} <= set(h) for h in hist)
+        if stop == 'measured':  # the streaming term is refitted on every measured network (seed + chosen ones)
+            pts = [(h['block_sum_ms'], h['params'], h['measured_ms']) for h in hist]
+            refit = LatencyTable('fake', cache_dir=str(tmp_path / 'c2'), measure=measure, progress=False)
+            assert state['overhead_per_mparam'] == pytest.approx(refit.fit_overhead(pts))
+        final[stop] = (state['final']['measured_ms'], state['target_ms'], state['seed_measured_ms'])
+    measured, target, seed_ms = final['measured']
+    assert target == pytest.approx(0.9 * seed_ms)  # the target is a fraction of the seed's measured latency
+    assert measured <= target
+    p_measured, _, _ = final['predicted']
+    assert p_measured > 0.9 * seed_ms  # the prediction alone stops above the measured target
+
+
+def test_bad_stop_rule_is_refused(seed, tmp_path):
+    from mmv3.apis import ToolError
+    cfg, model = seed
+    with pytest.raises(ToolError, match='--stop must be one of measured|predicted'):
+        _search(cfg, model, tmp_path / 'w', make_lut(tmp_path), [], stop='guess')
+    with pytest.raises(ToolError, match='--measurements'):
+        _search(cfg, model, tmp_path / 'w', make_lut(tmp_path), [], measurements=0)
 
 
 def test_search_resumes_and_final_config_meets_target(seed, tmp_path, data_root):
@@ -191,9 +245,8 @@ def test_search_resumes_and_final_config_meets_target(seed, tmp_path, data_root)
     assert dict(final_cfg.model.backbone.arch_overrides) == {int(k): v for k, v in state['overrides'].items()}
     final = build_model(final_cfg)
     load_weights(final, str(work / 'netadapt_final.pth'))
-    pred = lut.predict(final, final.backbone.plan, HW)
-    assert pred <= state['target_ms']
-    assert pred < lut.predict(model, model.backbone.plan, HW)
+    assert lut.measure_network(final, HW) <= state['target_ms']  # --stop measured (the default)
+    assert lut.predict(final, final.backbone.plan, HW) < lut.predict(model, model.backbone.plan, HW)
 
 
 def test_cli_refusals(tmp_path, capsys):

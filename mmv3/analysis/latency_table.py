@@ -304,6 +304,27 @@ class LatencyTable:
         """Predicted whole-network latency (ms) of ``model``'s structure with the backbone widths ``plan``."""
         return self.breakdown(model, plan, input_hw)['total']
 
+    def block_sum(self, model: nn.Module, plan, input_hw: Tuple[int, int]) -> float:
+        """The sum of ``model``'s block latencies (ms) with the backbone widths ``plan``, without the
+        weight-streaming term."""
+        return float(sum(self.lookup(self.layer_items(model, plan, input_hw))))
+
+    def fit_overhead(self, points: Sequence[Tuple[float, float, float]]) -> float:
+        """Refit the weight-streaming term on measured networks (e.g. the seed and each network a search chose).
+
+        ``k`` is the least-squares fit through the origin of ``measured - block sum = k x parameters``
+        over ``points`` = ``[(block_sum_ms, parameters, measured_ms), ...]``; with one point it is that
+        point's ratio (what :meth:`calibrate` sets). Not cached: the points belong to the caller.
+
+        Returns:
+            float: The overhead (ms per million parameters), now used by :meth:`predict`.
+        """
+        pts = [(float(b), float(p) / 1e6, float(m)) for b, p, m in points]
+        if not pts or any(p <= 0 for _, p, _ in pts):
+            raise ValueError('fit_overhead needs at least one (block_sum_ms, parameters > 0, measured_ms) point')
+        self.overhead_per_mparam = sum(p * (m - b) for b, p, m in pts) / sum(p * p for _, p, _ in pts)
+        return self.overhead_per_mparam
+
     def calibrate(self, model: nn.Module, input_hw: Tuple[int, int]) -> float:
         """Set (and cache) the overhead per million parameters: (``model``'s measured latency minus its
         block sum) / its parameters.

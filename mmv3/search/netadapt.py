@@ -4,8 +4,17 @@ From a trained seed: each step makes the proposals (:func:`~.proposals.make_prop
 unit's smallest shrink that cuts ``delta`` x the seed's latency in the look-up table's
 prediction), populates each from the previous step's weights (:mod:`.populate`: largest-L1
 filters), fine-tunes it for ``short_iters`` iterations, evaluates top-1 on the val split, and
-keeps the proposal with the best ``dAcc / |dLatency|``; it repeats until the predicted latency
-reaches ``target_ratio`` x the seed's, then fine-tunes the result for ``long_iters``.
+keeps the proposal with the best ``dAcc / |dLatency|``; it repeats until the chosen network's
+latency reaches ``target_ratio`` x the seed's, then fine-tunes the result for ``long_iters``.
+
+Latency is predicted by the look-up table and, for the network chosen at each step, measured
+(the median of ``measurements`` timings through the same runtime). With ``stop='measured'`` (the
+default) those measurements keep the table honest over a search: every measured network (the seed
+and each chosen one) is a point of the table's weight-streaming fit
+(:meth:`LatencyTable.fit_overhead`), so the next step's proposals are predicted with the refitted
+term, and the search stops when the *measured* latency meets the target, so the table's error
+cannot leave the final network above it. ``stop='predicted'`` is NetAdapt's paper as written: the
+table, calibrated once on the seed, decides alone (the measurements are only recorded).
 
 Fine-tuning is a plain loop (the model's ``loss`` mode on the config's ``train_dataloader``,
 built by mmengine's ``Runner.build_dataloader``, the config's optimizer through
@@ -21,6 +30,7 @@ import copy
 import json
 import os
 import os.path as osp
+import statistics
 import time
 from typing import Callable, Dict, Optional, Sequence
 
@@ -32,6 +42,9 @@ from mmv3.engine.atomic_io import atomic_torch_save, atomic_write_text
 from .common import build_variant, merge_overrides
 from .populate import populate_state_dict
 from .proposals import make_proposals, search_units
+
+#: what decides that the target is met (``--stop``)
+STOP_RULES = ('measured', 'predicted')
 
 
 # ------------------------------------------------------------------------------ train / eval
@@ -125,7 +138,8 @@ def write_final_config(path: str, seed_config: str, overrides: Dict[int, dict], 
 
 
 def plot_history(path: str, history: Sequence[dict], title: str = 'NetAdapt') -> Optional[str]:
-    """Accuracy vs predicted latency over the steps (the chosen proposal each step, all proposals faint)."""
+    """Accuracy vs latency over the steps: the chosen network each step at its predicted and its measured
+    latency, all proposals (predicted) faint."""
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -138,10 +152,13 @@ def plot_history(path: str, history: Sequence[dict], title: str = 'NetAdapt') ->
         ys = [p['accuracy'] for p in h.get('proposals', [])]
         ax.scatter(xs, ys, s=8, color='0.7')
     ax.plot([h['predicted_ms'] for h in history], [h['accuracy'] for h in history], 'o-', color='C0',
-            label='chosen (step 0 = seed)')
+            label='chosen, predicted (step 0 = seed)')
+    measured = [h for h in history if h.get('measured_ms') is not None]
+    ax.plot([h['measured_ms'] for h in measured], [h['accuracy'] for h in measured], 's--', color='C1',
+            label='chosen, measured')
     for h in history:
         ax.annotate(str(h['step']), (h['predicted_ms'], h['accuracy']), fontsize=7)
-    ax.set_xlabel('predicted latency (ms)')
+    ax.set_xlabel('latency (ms)')
     ax.set_ylabel('top-1 after short fine-tune (%)')
     ax.set_title(title)
     ax.legend(fontsize=8)
@@ -167,29 +184,39 @@ class NetAdapt:
         short_iters (int): Fine-tune iterations per proposal. Default: 10.
         long_iters (int): Fine-tune iterations of the final model. Default: 100.
         kinds (Sequence[str]): Proposal kinds. Default: both.
+        stop (str): ``'measured'``: stop when the chosen network's measured latency is <= the target
+            (``target_ratio`` x the seed's measured latency); ``'predicted'``: when the table's
+            prediction is (``target_ratio`` x the seed's prediction). Default: ``'measured'``.
+        measurements (int): Timings per measured network (their median is used). Default: 3.
         log (callable): Where progress lines go. Default: ``print``.
     """
 
     def __init__(self, cfg, config_path, seed_model, lut, loop, work_dir, input_hw, target_ratio, delta=0.01,
-                 short_iters=10, long_iters=100, kinds=('expand', 'bottleneck'), log: Callable = print):
+                 short_iters=10, long_iters=100, kinds=('expand', 'bottleneck'), stop: str = 'measured',
+                 measurements: int = 3, log: Callable = print):
         if not 0 < target_ratio < 1:
             raise ToolError(f'--target-ratio must be in (0, 1), got {target_ratio}')
         if not 0 < delta < 1:
             raise ToolError(f'--delta must be in (0, 1), got {delta}')
         if short_iters < 0 or long_iters < 0:
             raise ToolError('--short-iters and --long-iters must be >= 0')
+        if stop not in STOP_RULES:
+            raise ToolError(f'--stop must be one of {"|".join(STOP_RULES)}, got {stop!r}')
+        if not isinstance(measurements, int) or measurements < 1:
+            raise ToolError(f'--measurements must be an integer >= 1, got {measurements!r}')
         self.cfg, self.config_path, self.seed = cfg, config_path, seed_model
         self.lut, self.loop, self.work_dir, self.hw = lut, loop, work_dir, tuple(input_hw)
         self.target_ratio, self.delta = target_ratio, delta
         self.short_iters, self.long_iters, self.kinds = short_iters, long_iters, tuple(kinds)
         self.log = log
+        self.stop, self.measurements = stop, measurements
         bb = seed_model.backbone
         self.seed_plan = bb.plan
         self.num_built = len(bb.layer_names)
         self.units = search_units(self.seed_plan, bb.int_taps, list(bb.inner_taps), self.num_built, self.kinds)
         self.settings = dict(config=osp.abspath(config_path), target_ratio=target_ratio, delta=delta,
                              short_iters=short_iters, long_iters=long_iters, kinds=list(self.kinds),
-                             runtime=lut.runtime_name, input=list(self.hw))
+                             runtime=lut.runtime_name, input=list(self.hw), stop=stop)
 
     # ------------------------------------------------------------ files
     def _path(self, name):
@@ -206,6 +233,27 @@ class NetAdapt:
             raise ToolError(f'{self.work_dir} holds a NetAdapt search with other settings ({", ".join(diff)}): '
                             f'rerun with the same ones to resume, or use another --work-dir')
         return state
+
+    def _measure(self, model) -> float:
+        """Measured latency (ms): the median of ``measurements`` timings of the whole network."""
+        return float(statistics.median(self.lut.measure_network(model, self.hw) for _ in range(self.measurements)))
+
+    def _latency_entry(self, plan, predicted, measured) -> dict:
+        """What the history keeps of a measured network (the table's fit points)."""
+        return dict(predicted_ms=predicted, measured_ms=measured,
+                    block_sum_ms=self.lut.block_sum(self.seed, plan, self.hw),
+                    params=self.lut.params(self.seed, plan))
+
+    def _refit(self, state) -> float:
+        """With ``stop='measured'``: refit the table's weight-streaming term on every network measured so far
+        (seed + chosen). Returns the term in use (ms per million parameters)."""
+        if self.stop == 'measured':
+            self.lut.fit_overhead([(h['block_sum_ms'], h['params'], h['measured_ms']) for h in state['history']])
+        return self.lut.overhead_per_mparam
+
+    def _latency(self, entry) -> float:
+        """The latency the stopping rule reads."""
+        return entry['measured_ms'] if self.stop == 'measured' else entry['predicted_ms']
 
     def _model(self, overrides, weights):
         model = build_variant(self.cfg, overrides)
@@ -225,16 +273,18 @@ class NetAdapt:
             t0 = time.time()
             seed_lat = self.lut.predict(self.seed, self.seed_plan, self.hw)
             acc = self.loop.evaluate(self.seed)
+            seed_entry = dict(step=0, accuracy=acc, **self._latency_entry(self.seed_plan, seed_lat,
+                                                                          self._measure(self.seed)))
             state = dict(settings=self.settings, step=0, overrides={}, seed_predicted_ms=seed_lat,
-                         target_ms=self.target_ratio * seed_lat, delta_ms=self.delta * seed_lat,
-                         finished=False, wall_s=0.0,
-                         history=[dict(step=0, predicted_ms=seed_lat, accuracy=acc,
-                                       measured_ms=self.lut.measure_network(self.seed, self.hw))])
+                         seed_measured_ms=seed_entry['measured_ms'],
+                         target_ms=self.target_ratio * self._latency(seed_entry), delta_ms=self.delta * seed_lat,
+                         finished=False, wall_s=0.0, history=[seed_entry])
             atomic_torch_save(self.seed.state_dict(), self._path('step_00.pth'))
             state['wall_s'] = time.time() - t0
             atomic_write_text(json.dumps(state, indent=1), self._path('state.json'))
-            self.log(f'[netadapt] seed: predicted {seed_lat:.3f} ms, top-1 {acc:.2f}%; target '
-                     f'{state["target_ms"]:.3f} ms ({self.target_ratio} x), delta {state["delta_ms"]:.3f} ms')
+            self.log(f'[netadapt] seed: predicted {seed_lat:.3f} ms, measured {seed_entry["measured_ms"]:.3f} ms, '
+                     f'top-1 {acc:.2f}%; target {state["target_ms"]:.3f} ms ({self.target_ratio} x the {self.stop} '
+                     f'latency), delta {state["delta_ms"]:.3f} ms')
         else:
             self.log(f'[netadapt] resuming {self.work_dir} after step {state["step"]}')
         if state['finished']:
@@ -245,8 +295,9 @@ class NetAdapt:
         weights = get_state_dict(load_checkpoint_safely(self._path(f'step_{state["step"]:02d}.pth'),
                                                         what='NetAdapt step weights'))
         current = self._model(overrides, weights)
+        self._refit(state)
         done_now = 0
-        while state['history'][-1]['predicted_ms'] > state['target_ms']:
+        while self._latency(state['history'][-1]) > state['target_ms']:
             if max_steps is not None and done_now >= max_steps:
                 self.log(f'[netadapt] stopping after {done_now} step(s) (--max-steps); rerun to continue')
                 return state
@@ -277,24 +328,26 @@ class NetAdapt:
                 if best is None or (score, -q.predicted) > (best[0], -best[1].predicted):
                     best = (score, q, model, rec)
             score, q, model, rec = best
-            measured = self.lut.measure_network(model, self.hw)
             rec['chosen'] = True
             overrides = q.overrides
             current = model
-            entry = dict(step=step, predicted_ms=q.predicted, measured_ms=measured, accuracy=rec['accuracy'],
-                         chosen=rec['name'], overrides=_json_overrides(overrides), proposals=records,
-                         wall_s=time.time() - t0)
+            lat = self._latency_entry(q.plan, q.predicted, self._measure(model))
+            entry = dict(step=step, **lat, accuracy=rec['accuracy'], chosen=rec['name'],
+                         overrides=_json_overrides(overrides), proposals=records, wall_s=time.time() - t0)
             atomic_write_text(json.dumps(entry, indent=1), self._path(f'step_{step:02d}.json'))
             atomic_torch_save(current.state_dict(), self._path(f'step_{step:02d}.pth'))
             state.update(step=step, overrides=_json_overrides(overrides), wall_s=state['wall_s'] + entry['wall_s'])
-            state['history'].append({k: entry[k] for k in ('step', 'predicted_ms', 'measured_ms', 'accuracy',
-                                                           'chosen')} | dict(proposals=[
+            state['history'].append({k: entry[k] for k in ('step', 'predicted_ms', 'measured_ms', 'block_sum_ms',
+                                                           'params', 'accuracy', 'chosen')} | dict(proposals=[
                                                                dict(predicted_ms=r['predicted_ms'],
                                                                     accuracy=r['accuracy']) for r in records]))
+            k = self._refit(state)
+            state['overhead_per_mparam'] = k
             atomic_write_text(json.dumps(state, indent=1), self._path('state.json'))
             plot_history(self._path('netadapt.png'), state['history'])
             self.log(f'[netadapt] step {step}: chose {rec["name"]}: predicted {q.predicted:.3f} ms (measured '
-                     f'{measured:.3f}), top-1 {rec["accuracy"]:.2f}%')
+                     f'{lat["measured_ms"]:.3f}), top-1 {rec["accuracy"]:.2f}%; streaming term {k:.4f} ms per M params'
+                     + (f' (refitted on {len(state["history"])} measured networks)' if self.stop == 'measured' else ''))
             done_now += 1
         return self.finish(state, current, overrides)
 
@@ -303,7 +356,7 @@ class NetAdapt:
         t0 = time.time()
         self.loop.finetune(model, self.long_iters, run_seed=999999)
         acc = self.loop.evaluate(model)
-        measured = self.lut.measure_network(model, self.hw)
+        measured = self._measure(model)
         final_ov = merge_overrides(self.cfg.model.backbone.get('arch_overrides', None), overrides)
         cfg_path = write_final_config(self._path('netadapt_final.py'), self.config_path, final_ov,
                                       f'{state["step"]} steps, target {self.target_ratio} x the seed latency')

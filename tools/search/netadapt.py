@@ -3,17 +3,21 @@
     python tools/search/netadapt.py CONFIG --checkpoint CKPT --target-ratio R --work-dir DIR
         [--runtime ort|torch] [--delta 0.01] [--short-iters T] [--long-iters L]
         [--proposals expand,bottleneck] [--shape H W] [--threads 1] [--lr LR] [--cache DIR]
-        [--repeat 30] [--max-val-batches N] [--max-steps N] [--cfg-options ...]
+        [--repeat 30] [--max-val-batches N] [--max-steps N] [--stop measured|predicted] [--measurements 3]
+        [--cfg-options ...]
 
 Each step: every proposal (shrink one expansion layer, or the bottleneck width of all the blocks
 that share it) is the smallest shrink in steps of 8 channels that cuts ``--delta`` x the seed's
 latency in the look-up table's prediction (tools/analysis_tools/latency_table.py, measured lazily
 on this machine and cached); it starts from the previous step's weights (largest-L1 filters),
 is fine-tuned for ``--short-iters`` iterations, scored by dAcc / |dLatency| on the val split; the
-best is kept, until the predicted latency is <= ``--target-ratio`` x the seed's; then the result is
-fine-tuned for ``--long-iters``. Writes DIR/step_XX.json, DIR/netadapt.png, DIR/netadapt_final.py
-(``_base_`` = CONFIG, only ``model.backbone.arch_overrides``) and DIR/netadapt_final.pth. Killed,
-a rerun with the same arguments continues after the last finished step.
+best is kept, until the chosen network's measured latency (``--stop measured``, the default; the median of
+``--measurements`` timings) or its predicted latency (``--stop predicted``) is <= ``--target-ratio`` x the
+seed's; then the result is fine-tuned for ``--long-iters``. Every measured network refits the table's
+weight-streaming term, so each step's proposals are predicted from all measurements so far. Writes
+DIR/step_XX.json, DIR/netadapt.png, DIR/netadapt_final.py (``_base_`` = CONFIG, only
+``model.backbone.arch_overrides``) and DIR/netadapt_final.pth. Killed, a rerun with the same arguments
+continues after the last finished step.
 Supported: mmpretrain classification configs with a mmv3 MobileNet-family backbone (seg / det:
 not yet; their backbone can take the classifier's ``arch_overrides``).
 """
@@ -43,6 +47,11 @@ def parse_args(argv=None):
     p.add_argument('--repeat', type=int, default=30, help='timed runs per latency measurement. Default: 30')
     p.add_argument('--max-val-batches', type=int, default=None, help='evaluate on at most N val batches')
     p.add_argument('--max-steps', type=int, default=None, help='stop after N steps in this run (rerun resumes)')
+    p.add_argument('--stop', default='measured', choices=['measured', 'predicted'],
+                   help="what must meet the target: the chosen network's measured latency (median of "
+                        "--measurements timings) or the table's prediction. Default: measured")
+    p.add_argument('--measurements', type=int, default=3,
+                   help='timings of each measured network (their median is used). Default: 3')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_cfg_options(p)
     return p.parse_args(argv)
@@ -75,7 +84,7 @@ def main(argv=None):
     lut.calibrate(model, hw)
     loop = TaskLoop(cfg, lr=args.lr, max_val_batches=args.max_val_batches)
     search = NetAdapt(cfg, args.config, model, lut, loop, args.work_dir, hw, args.target_ratio, args.delta,
-                      args.short_iters, args.long_iters, kinds)
+                      args.short_iters, args.long_iters, kinds, stop=args.stop, measurements=args.measurements)
     search.run(max_steps=args.max_steps)
 
 
