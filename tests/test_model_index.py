@@ -163,7 +163,7 @@ def test_model_index_parses_with_modelindex():
     """The files load with the `model-index` package (what mim search uses), every model with its config."""
     from modelindex.load_model_index import load
     index = load(osp.join(ROOT, 'model-index.yml'))
-    assert len(index.models) == 48 and len(index.collections) == 3
+    assert len(index.models) == 50 and len(index.collections) == 3
     v3 = next(m for m in index.models if m.name == 'ssdlite_mobilenet-v3-small-reduced_8xb24-600e_coco')
     assert v3.results[0].metrics == {'box AP (paper)': 16.1}
     assert v3.metadata.data['Paper Row'] == 'Table 6: V3-Small\u2020'
