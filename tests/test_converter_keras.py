@@ -189,7 +189,7 @@ def test_every_variable_used_once_and_every_shape_checked(files, tmp_path):
     # a legacy file that lost a layer from its layer list: a layer is missing, refused
     def drop_layer(f):
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs['layer_names']]
-        assert 'expanded_conv_3/squeeze_excite/Conv_1' in names  # Keras 2 names, as in the downloaded files
+        assert 'expanded_conv_3/squeeze_excite/Conv_1' in names  # Keras 2's layer names
         f.attrs['layer_names'] = np.array([n.encode() for n in names if n != 'expanded_conv_3/squeeze_excite/Conv_1'])
     dropped = _copy(large, tmp_path / 'dropped.h5', drop_layer)
     with pytest.raises(ConversionError, match=r"'expanded_conv_3/project' \(bneck 4 SE excite\) has 1 variables, "

@@ -13,7 +13,7 @@ Reads the weight files with ``h5py`` only (no TensorFlow), in the three layouts 
   ``batch_normalization_12``, ``depthwise_conv2d``), so the counters give each class's order.
 
 The layers are consumed in the model's order, as Keras itself loads a legacy file (by order, not
-by name: the downloaded files carry the Keras-2 names ``Conv``, ``expanded_conv_1/expand`` ..., which
+by name: files written by Keras 2 carry its names ``Conv``, ``expanded_conv_1/expand`` ..., which
 Keras 3 has renamed), and each is checked against the mmv3 layer it becomes: every dataset of the file
 is read exactly once (:class:`~mmv3.converters.common.TrackedStateDict`; a leftover or a second read is
 an error), every shape is checked, and the result is loaded into the mmv3 model with ``strict=True``.
@@ -192,7 +192,7 @@ def _read_weights_h5(path, f):
                                   'DepthwiseConv2D or BatchNormalization: not a Keras MobileNetV3')
         keys = sorted(vars_, key=lambda k: int(k) if k.isdigit() else -1)
         paths = [f'layers/{gname}/vars/{k}' for k in keys]
-        layer = KerasLayer(real if real != gname else gname, kind, paths)
+        layer = KerasLayer(f'{real} ({gname})' if real != gname else gname, kind, paths)
         layer.order = int(m.group(2) or 0)
         layers.append(layer)
     layers.sort(key=lambda layer: (layer.kind, layer.order))
@@ -370,9 +370,8 @@ def num_bn(arch):
 
 def model_config(arch, alpha, minimalistic=False, num_classes=1000, head_channels=None, pad_type='keras'):
     """The mmpretrain ``ImageClassifier`` config of a converted Keras MobileNetV3 (see the module docstring)."""
-    last = dict(large=960, small=576)[arch]
-    from mmv3.models.layers import make_divisible
-    in_ch = make_divisible(last * alpha, 8)
+    from mmv3.models.backbones import MobileNetV3
+    in_ch = MobileNetV3(arch, widen_factor=alpha, minimalistic=minimalistic).out_channels[-1]
     act = dict(type='ReLU') if minimalistic else dict(type='HSwish')
     backbone = dict(type='mmv3.MobileNetV3', arch=arch, widen_factor=alpha, out_indices=(NUM_BLOCKS[arch] + 1, ),
                     pad_type=pad_type, norm_cfg=dict(type='BN', eps=KERAS_BN_EPS, momentum=0.01))
