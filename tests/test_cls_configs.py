@@ -19,6 +19,10 @@ CLS_DIR = osp.join(ROOT, 'configs', 'cls')
 CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CLS_DIR, '*.py')))
 
 WIDTHS = ('035', '050', '075', '125')
+# configs of trained weights converted from another framework -> the paper config they inherit (its protocol,
+# for fine-tuning; tests/test_converter_keras.py checks that they compute the source's outputs)
+CONVERTED_FROM = {'mobilenet-v3-large_keras-in1k.py': 'mobilenet-v3-large_8xb512_in1k.py',
+                  'mobilenet-v3-small_keras-in1k.py': 'mobilenet-v3-small_8xb512_in1k.py'}
 RESOLUTIONS = (96, 128, 160, 192, 256)
 EXPECTED = (
     ['mobilenet-v3-large_8xb512_in1k.py', 'mobilenet-v3-small_8xb512_in1k.py',
@@ -26,7 +30,8 @@ EXPECTED = (
      'mobilenet-v3-large-relu_8xb512_in1k.py', 'mobilenet-v3-large-hswish16_8xb512_in1k.py',
      'mobilenet-v3-large-hswish112_8xb512_in1k.py']
     + [f'mobilenet-v3-{a}-{w}_8xb512_in1k.py' for a in ('large', 'small') for w in WIDTHS]
-    + [f'mobilenet-v3-large_8xb512_in1k-{r}px.py' for r in RESOLUTIONS])
+    + [f'mobilenet-v3-large_8xb512_in1k-{r}px.py' for r in RESOLUTIONS]
+    + list(CONVERTED_FROM))
 
 # name -> (params with 1000 classes, params with 1001 classes, MAdds at 224 with 1001 classes),
 # measured with mmv3.analysis.count_model (paper convention). Pinned: any change of the
@@ -51,6 +56,7 @@ PINNED = {
 }
 PINNED.update({f'mobilenet-v3-large_8xb512_in1k-{r}px.py': PINNED['mobilenet-v3-large_8xb512_in1k.py']
                for r in RESOLUTIONS})
+PINNED.update({name: PINNED[base] for name, base in CONVERTED_FROM.items()})  # the same model (padding aside)
 
 # Table 3 (params, MAdds) and how close we must be.
 TABLE3 = {
@@ -95,7 +101,7 @@ def test_training_protocol(name):
     cfg = load(name)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.custom_imports == dict(imports=['mmv3'], allow_failed_imports=False)
-    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)_', name).groups())
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)_', CONVERTED_FROM.get(name, name)).groups())
     assert cfg.train_dataloader.batch_size == per_gpu
     opt = cfg.optim_wrapper.optimizer
     assert opt.type == 'RMSprop' and opt.momentum == 0.9 and opt.alpha == 0.9

@@ -358,7 +358,8 @@ def results_table(folder: str, entries: Sequence[Entry]) -> str:
             conv = CONVERTED.get(e.name)
             if conv is not None:  # not a paper row: the source's number goes in the row column, marked
                 metric, value = next(iter(conv['metrics'].items()))
-                row = f"no row (variant); converted weights: {metric} {value:g} on {conv['dataset']}"
+                row = (f"{conv.get('row', 'no row (variant)')}; converted weights: {metric} {value:g} on "
+                       f"{conv['dataset']}")
         lines.append(f'| `{e.name}` | {row} | {h}x{w} | {params} | {pp} | {madds_s} | {pm} | {pa} | '
                      f'[config]({osp.basename(e.config)}) |')
     return '\n'.join(lines)

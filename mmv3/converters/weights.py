@@ -1,6 +1,7 @@
 """Trained weights that convert exactly into an mmv3 config: source, the source's published accuracy,
-and the commands. Read by :mod:`mmv3.analysis.model_index` (metafile ``Results`` / ``Converted From``)
-and mirrored in README.md's "Weights" section.
+and the commands (optional ``row``: the README table's row column, default "no row (variant)").
+Read by :mod:`mmv3.analysis.model_index` (metafile ``Results`` / ``Converted From``) and mirrored in
+README.md's "Weights" section.
 
 The accuracies are the sources' own numbers (their model cards), not re-measured here.
 """
@@ -31,3 +32,22 @@ CONVERTED = {
               'ssdlite_tv_mmv3.pth'),
     ),
 }
+# Keras applications' MobileNetV3Large / MobileNetV3Small (alpha 1.0): the TF checkpoints ported to Keras, the
+# files keras.applications downloads. Accuracy: Keras' table in the MobileNetV3 docstring of
+# keras/src/applications/mobilenet_v3.py (Keras' number; measured by Keras / TF, not here).
+for _arch, _top1 in (('large', 75.6), ('small', 68.1)):
+    _file = f'weights_mobilenet_v3_{_arch}_224_1.0_float.h5'
+    CONVERTED[f'mobilenet-v3-{_arch}_keras-in1k'] = dict(
+        source=f'keras.applications.MobileNetV3{_arch.capitalize()}(weights="imagenet") (alpha 1.0)',
+        weights=f'https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v3/{_file}',
+        training_data='ImageNet-1k',
+        task='Image Classification',
+        dataset='ImageNet-1k',
+        metrics={'Top 1 Accuracy (Keras)': _top1},
+        # the README table's row column: the architecture of Table 3's row, TF-trained (TF padding)
+        row=f'Table 3 V3-{_arch.capitalize()} 1.0 architecture, pad_type=keras',
+        convert=f'python tools/model_converters/keras2mmv3.py {_file} mobilenet-v3-{_arch}_keras_mmv3.pth '
+                f'--arch {_arch}',
+        test=f'python tools/test.py configs/cls/mobilenet-v3-{_arch}_keras-in1k.py mobilenet-v3-{_arch}_keras_mmv3.pth',
+    )
+del _arch, _top1, _file

@@ -4,8 +4,9 @@ The paper's ablations are functions that take rows and return rows:
 
 - :func:`halve_last_stage` -- RF2 (segmentation, Table 7) and the detection dagger (Table 6),
 - :func:`place_hswish` -- the nonlinearity placement of Table 5,
+- :func:`minimalistic_rows` -- the "minimalistic" MobileNetV3 of the released TF / Keras models,
 
-(:func:`transform_rows` applies both), then :func:`plan_layers` decodes the rows into final
+(:func:`transform_rows` applies them), then :func:`plan_layers` decodes the rows into final
 widths (:class:`LayerPlan`: the width multiplier, :func:`make_divisible` on every layer,
 expansion ratios kept) and the output stride (:func:`dilate`: atrous convolution after the
 stride budget is spent, TF DeepLab's placement), :func:`override_widths` sets per-row final
@@ -94,6 +95,17 @@ def place_hswish(rows, first_channels):
     return out
 
 
+def minimalistic_rows(rows):
+    """The "minimalistic" MobileNetV3 (TF slim's ``V3_*_MINIMALISTIC``, Keras' ``minimalistic=True``).
+
+    The same layers and widths without the "advanced blocks": every kernel at most 3x3 (the 5x5
+    depthwise convs become 3x3), no Squeeze-and-Excite, ReLU everywhere (stem and final conv
+    included; the classification head's activation is the head's ``act_cfg``). On other tables it
+    also replaces ReLU6 by ReLU.
+    """
+    return [r._replace(k=min(r.k, 3), se=False, nl='RE') for r in rows]
+
+
 def dilate(rows, output_stride, atrous_rate_first=False):
     """Per row (stride, dilation) for an ``output_stride`` (TF DeepLab's placement by default).
 
@@ -117,13 +129,14 @@ def dilate(rows, output_stride, atrous_rate_first=False):
     return plan
 
 
-def transform_rows(spec, reduce_tail=None, hswish_from=None):
-    """The table's rows with the row ablations applied: ``reduce_tail``, then ``hswish_from``.
+def transform_rows(spec, reduce_tail=None, hswish_from=None, minimalistic=False):
+    """The table's rows with the row ablations applied: ``reduce_tail``, ``minimalistic``, then ``hswish_from``.
 
     Args:
         spec (ArchSpec): The network (:data:`ARCHS` value).
         reduce_tail (str, optional): ``'rf2'`` or ``'dagger'``, see :func:`halve_last_stage`.
         hswish_from (int, optional): See :func:`place_hswish`.
+        minimalistic (bool): See :func:`minimalistic_rows`. Default: False.
 
     Returns:
         list[Layer]: The transformed rows, still in table units (before the width multiplier).
@@ -131,6 +144,8 @@ def transform_rows(spec, reduce_tail=None, hswish_from=None):
     rows = list(spec.rows)
     if reduce_tail is not None:
         rows = halve_last_stage(rows, reduce_tail, spec.rf2_first_expansion)
+    if minimalistic:
+        rows = minimalistic_rows(rows)
     if hswish_from is not None:
         rows = place_hswish(rows, hswish_from)
     return rows
@@ -328,7 +343,8 @@ def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad
         norm_cfg (dict): Norm config.
         with_cp (bool): Gradient checkpointing. Default: False.
         where (str): Named in the error of an unknown operator.
-        pad_type (str): ``''`` (symmetric) or ``'same'`` (TensorFlow's SAME for strided convs).
+        pad_type (str): ``''`` (symmetric), ``'same'`` (TensorFlow's SAME for strided convs) or
+            ``'keras'`` (see :class:`MobileNet`).
     """
     act = nl_cfgs[p.nl]
     if p.op == 'conv':
@@ -379,6 +395,8 @@ class MobileNet(BaseModule):
         reduce_tail (str, optional): ``'rf2'`` or ``'dagger'``, see :func:`halve_last_stage`.
         hswish_from (int, optional): Table 5: h-swish from the first layer with this many
             channels on, ReLU before it. Default: None (the table's placement).
+        minimalistic (bool): The "minimalistic" MobileNetV3 of TF slim / Keras applications: 3x3
+            kernels, no SE, ReLU everywhere (:func:`minimalistic_rows`). Default: False.
         act_cfg (dict, optional): Activation config per table code ``'RE'``, ``'HS'``,
             ``'R6'``, merged over the defaults (ReLU, HSwish, ReLU6); e.g. all-ReLU:
             ``dict(HS=dict(type='ReLU'))``.
@@ -393,7 +411,11 @@ class MobileNet(BaseModule):
         pad_type (str): ``''``: symmetric padding (PyTorch's); ``'same'``: TensorFlow's
             ``'SAME'`` padding for every strided conv (stem and depthwise, dilated ones too;
             asymmetric at even input sizes), which weights trained in TensorFlow (Keras
-            applications, slim, DeepLab, timm's ``tf_*``) need to compute their outputs.
+            applications, slim, DeepLab, timm's ``tf_*``) need to compute their outputs;
+            ``'keras'``: as ``'same'``, but every strided depthwise conv padded as for an even input
+            size, whatever the size (Keras applications' ``ZeroPadding2D(correct_pad(...))`` in a
+            model built with ``input_shape=None``: equal to ``'same'`` at 224x224, one pixel less
+            before at odd sizes; :class:`~mmv3.models.layers.conv2d_same.Conv2dSameEven`).
             Parameter names are the same. Default: ``''``.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
@@ -407,7 +429,8 @@ class MobileNet(BaseModule):
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
                  hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
-                 pad_type='', atrous_rate_first=False, frozen_stages=-1, norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
+                 pad_type='', atrous_rate_first=False, minimalistic=False, frozen_stages=-1,
+                 norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
                  norm_eval=False, with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
                            dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1, bias=0),
@@ -423,7 +446,7 @@ class MobileNet(BaseModule):
         if output_stride not in (8, 16, 32):
             raise ValueError(f'{name}: output_stride must be 8, 16 or 32, got {output_stride!r}')
         spec = ARCHS[arch]
-        rows = transform_rows(spec, reduce_tail, hswish_from)
+        rows = transform_rows(spec, reduce_tail, hswish_from, minimalistic)
         nl_cfgs = dict(NL_CFGS, **(act_cfg or {}))
         unknown = set(nl_cfgs) - set(NL_CFGS)
         if unknown:
@@ -443,7 +466,8 @@ class MobileNet(BaseModule):
         self.arch_overrides = arch_overrides
         if pad_type not in PAD_TYPES:
             raise ValueError(f"{name}: pad_type must be one of {PAD_TYPES} ('' = symmetric, 'same' = "
-                             f"TensorFlow's SAME padding for TF-trained weights), got {pad_type!r}")
+                             f"TensorFlow's SAME padding for TF-trained weights, 'keras' = Keras applications'), "
+                             f"got {pad_type!r}")
         self.pad_type = pad_type
         self.plan = override_widths(
             plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride, atrous_rate_first),

@@ -19,7 +19,8 @@ class MobileNetV3(MobileNet):
         **kwargs: See :class:`~mmv3.models.backbones.base_mobilenet.MobileNet`: ``widen_factor``,
             ``out_indices``, ``output_stride``, ``reduce_tail`` (``'rf2'`` for segmentation,
             ``'dagger'`` for detection), ``hswish_from`` / ``act_cfg`` (Table 5),
-            ``arch_overrides`` (per-row final widths), ``pad_type`` (``'same'``: TF padding),
+            ``arch_overrides`` (per-row final widths), ``pad_type`` (``'same'``: TF padding,
+            ``'keras'``: Keras applications'), ``minimalistic`` (3x3, no SE, ReLU: TF / Keras'),
             ``frozen_stages``, ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``.
 
     Example:

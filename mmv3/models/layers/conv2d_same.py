@@ -1,7 +1,7 @@
 import torch.nn as nn
 import torch.nn.functional as F
 
-PAD_TYPES = ('', 'same')
+PAD_TYPES = ('', 'same', 'keras')
 
 
 def same_pad_total(size, kernel_size, stride, dilation):
@@ -55,3 +55,23 @@ class Conv2dSame(nn.Conv2d):
 
     def forward(self, x):
         return super().forward(F.pad(x, self.same_padding(x.shape[-2], x.shape[-1])))
+
+
+class Conv2dSameEven(Conv2dSame):
+    """:class:`Conv2dSame` whose padding is that of an input size divisible by the stride, whatever the size.
+
+    A constant padding: ``total = (k - 1) * d - (s - 1)`` (``same_pad_total`` of a size ``n`` with
+    ``n % s == 0``), ``total // 2`` before and the rest after; at stride 2 and kernel 3 / 5 that is
+    ``(0, 1)`` / ``(1, 2)``. This is what Keras applications (MobileNet, MobileNetV2, MobileNetV3) put
+    before their strided depthwise convs, ``ZeroPadding2D(correct_pad(x, k))`` + a VALID conv, in a
+    model built without a fixed input shape (``input_shape=None``, the default): ``correct_pad`` then
+    assumes an even size. It equals TF SAME whenever the input size is even (e.g. every strided
+    depthwise conv of a 224x224 input) and pads one pixel less before it at odd sizes (the output
+    is then one pixel smaller). Same parameters and arguments as :class:`Conv2dSame`.
+    """
+
+    def same_padding(self, height, width):
+        """``(left, right, top, bottom)``: TF SAME's for a size divisible by the stride (constant)."""
+        ph = same_pad_total(self.stride[0], self.kernel_size[0], self.stride[0], self.dilation[0])
+        pw = same_pad_total(self.stride[1], self.kernel_size[1], self.stride[1], self.dilation[1])
+        return [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]

@@ -3,7 +3,7 @@ from collections import OrderedDict
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
-from .conv2d_same import PAD_TYPES, Conv2dSame
+from .conv2d_same import PAD_TYPES, Conv2dSame, Conv2dSameEven
 
 # Activations by config type. Torch's fused kernels are used for the hard functions
 # (mmcv's HSigmoid is three elementwise ops); anything else goes through mmcv's registry.
@@ -46,7 +46,10 @@ class ConvModule(nn.Sequential):
             ``'same'``: TensorFlow's ``'SAME'`` padding for strided convs (a
             :class:`~mmv3.models.layers.conv2d_same.Conv2dSame`, asymmetric at even input
             sizes), which TF-trained weights need; stride-1 convs keep the symmetric padding,
-            which equals SAME for odd kernels. Default: ``''``.
+            which equals SAME for odd kernels; ``'keras'``: as ``'same'``, except that a strided
+            depthwise conv (``groups == in_channels > 1``) gets the constant padding of
+            :class:`~mmv3.models.layers.conv2d_same.Conv2dSameEven` (Keras applications' models
+            built without a fixed input shape). Default: ``''``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1,
@@ -54,9 +57,10 @@ class ConvModule(nn.Sequential):
         if pad_type not in PAD_TYPES:
             raise ValueError(f"pad_type must be one of {PAD_TYPES} ('' = symmetric, 'same' = TensorFlow's "
                              f"SAME), got {pad_type!r}")
-        if pad_type == 'same' and stride > 1:
-            conv = Conv2dSame(in_channels, out_channels, kernel_size, stride, 0, dilation, groups,
-                              bias=norm_cfg is None)
+        if pad_type in ('same', 'keras') and stride > 1:
+            depthwise = groups > 1 and groups == in_channels
+            cls = Conv2dSameEven if pad_type == 'keras' and depthwise else Conv2dSame
+            conv = cls(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias=norm_cfg is None)
         else:
             conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, dilation * (kernel_size - 1) // 2,
                              dilation, groups, bias=norm_cfg is None)

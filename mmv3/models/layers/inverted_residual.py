@@ -24,8 +24,8 @@ class InvertedResidual(nn.Module):
         norm_cfg (dict): Norm config.
         act_cfg (dict): Activation of the expansion and depthwise convs.
         with_cp (bool): Gradient checkpointing of the block while training.
-        pad_type (str): Padding of the depthwise conv: ``''`` symmetric, ``'same'`` TensorFlow's
-            (see :class:`~mmv3.models.layers.ConvModule`). Default: ``''``.
+        pad_type (str): Padding of the depthwise conv: ``''`` symmetric, ``'same'`` TensorFlow's,
+            ``'keras'`` Keras applications' (see :class:`~mmv3.models.layers.ConvModule`). Default: ``''``.
     """
 
     def __init__(self, in_channels, mid_channels, out_channels, kernel_size, stride, dilation=1,
