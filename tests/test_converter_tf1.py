@@ -256,3 +256,71 @@ def test_cli(tmp_path, capsys):
     assert res.returncode == 0, res.stderr
     ckpt = torch.load(tmp_path / 'out.pth', map_location='cpu', weights_only=False)
     assert ckpt['meta']['model']['head']['num_classes'] == 10 and 'mmv3.QSigmoid' in res.stdout
+
+
+# ----------------------------------------------------------------------------------------------------
+# DeepLab LR-ASPP
+# ----------------------------------------------------------------------------------------------------
+DEEPLAB = ('deeplab_small', 'deeplab_large_050')
+
+
+def _deeplab_convert(name):
+    flags = _meta(name)['flags']
+    return convert_checkpoint(osp.join(DATA, name, 'model.ckpt'), 'deeplab', _meta(name)['arch'],
+                              image_pooling_crop_size=tuple(flags['image_pooling_crop_size']),
+                              image_pooling_stride=tuple(flags['image_pooling_stride']))
+
+
+@pytest.mark.parametrize('name', DEEPLAB)
+def test_deeplab_outputs_equal_tensorflow(name):
+    """DeepLab's eval graph: the 1/8 logits, and the logits resized to the input (align_corners=True)."""
+    from mmseg.models.utils import resize
+    meta = _meta(name)
+    out, cfg, report = _deeplab_convert(name)
+    assert cfg['backbone']['widen_factor'] == meta['depth_multiplier'] and report['dropped'] == []
+    assert cfg['decode_head']['pool_kernel'] == (3, 3) and cfg['decode_head']['pool_stride'] == (1, 2)
+    model = build_model(cfg, out, scope='mmseg')
+    model64 = build_model(cfg, out, scope='mmseg').double()
+    io = np.load(osp.join(DATA, name, 'io.npz'))
+    for key, x, ref in _cases(name):
+        with torch.no_grad():
+            y = model(x, mode='tensor')
+            y64 = model64(x.double(), mode='tensor').numpy()
+            full = resize(y, size=x.shape[2:], mode='bilinear', align_corners=True)[0].numpy()
+        scale = np.abs(ref).max()
+        assert y.shape == ref.shape and np.abs(ref - ref.mean()).max() > 0.5 * scale
+        assert np.abs(y.numpy() - ref).max() <= TOL * scale, (key, np.abs(y.numpy() - ref).max(), scale)
+        assert np.abs(y64 - ref).max() <= TOL * scale, (key, np.abs(y64 - ref).max(), scale)
+        ys, xs = io[f'full_yx_{key}']
+        assert np.abs(full[:, ys, xs].T - io[f'full_logits_{key}']).max() <= TOL * scale
+        labels = full.argmax(0)
+        differ = labels != io[f'labels_{key}']
+        top2 = np.sort(full, axis=0)[-2:]
+        assert differ.mean() < 1e-3 and (top2[1] - top2[0])[differ].max(initial=0) < 10 * TOL * scale  # near-ties
+
+
+def _config_model(path):
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, path)).model.to_dict()
+
+
+@pytest.mark.parametrize('arch', ['large', 'small'])
+def test_deeplab_released_variable_sets_and_configs(arch):
+    """The released checkpoints' variables convert into exactly the configs' models."""
+    from mmengine.config import Config
+    with open(osp.join(DATA, 'manifests.json')) as f:
+        manifest = json.load(f)[f'deeplab_mnv3_{arch}_cityscapes_trainfine']
+    variables, _ = select_variables(_fake_variables(manifest))
+    from mmv3.converters.tf1 import convert_deeplab
+    out, cfg = convert_deeplab(variables, arch)
+    file_cfg = _config_model(f'configs/seg/lraspp_v3_{arch}_tf-deeplab_cityscapes.py')
+    file_cfg['data_preprocessor'].pop('test_cfg')  # the evaluation protocol's padding: the config's, not the model's
+    assert Config(dict(model=file_cfg)).to_dict() == Config(dict(model=cfg)).to_dict()
+    head = cfg['decode_head']
+    assert head['pool_kernel'] == (25, 25) and head['pool_stride'] == (4, 5) and head['channels'] == 128
+    assert cfg['backbone']['output_stride'] == 32 and cfg['backbone']['reduce_tail'] == 'rf2'
+    model = build_model(cfg, out, scope='mmseg')
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        int(np.prod(s)) for k, s in manifest['variables'].items() if not k.endswith(('moving_mean', 'moving_variance')))
+    with pytest.raises(ConversionError, match='not a slim MobileNetV3 classification checkpoint.*--source deeplab'):
+        convert_slim(variables, arch)

@@ -249,9 +249,101 @@ def convert_slim(variables, arch, widen_factor=None, keep_background=False):
     return out, cfg
 
 
-def convert_deeplab(variables, arch, widen_factor=None, **flags):
+# ------------------------------------------------------------------------------------------------------
+# DeepLab LR-ASPP
+# ------------------------------------------------------------------------------------------------------
+#: research/deeplab/g3doc/model_zoo.md: the flags of the MobileNetV3 Cityscapes models (training and eval)
+DEEPLAB_ZOO_FLAGS = dict(image_pooling_crop_size=(769, 769), image_pooling_stride=(4, 5), aspp_convs_filters=128,
+                         output_stride=32, decoder_output_stride=8, decoder_filters=19)
+#: research/deeplab/core/feature_extractor.py networks_to_feature_maps[...][DECODER_END_POINTS][8]: the
+#: 1/8 features are 'layer_7/depthwise_output' (Large) / 'layer_4/depthwise_output' (Small); slim's layer_i is
+#: spec entry i - 1 (layer_1 = the stem), i.e. mmv3's block 6 / 3
+DEEPLAB_SKIP_TAP = dict(large='6.depthwise', small='3.depthwise')
+
+
+def scale_dimension(dim, scale):
+    """research/deeplab/core/utils.py ``scale_dimension``: ``int((dim - 1) * scale + 1)``."""
+    return int((float(dim) - 1.0) * scale + 1.0)
+
+
+def deeplab_model_config(arch, widen_factor=1.0, num_classes=19, image_pooling_crop_size=(769, 769),
+                         image_pooling_stride=(4, 5), aspp_convs_filters=128, output_stride=32):
+    """The mmseg ``EncoderDecoder`` that computes DeepLab's logits for the model zoo's MobileNetV3 flags.
+
+    Each flag is an argument (research/deeplab/common.py, model.py):
+
+    - ``--model_variant=mobilenet_v3_{large,small}_seg``: ``reduce_tail='rf2'`` (feature_extractor.py halves
+      the last stage and its first expansion), ``pad_type='same'``, ``se_gate_cfg=QSigmoid``, BN eps 1e-3;
+    - ``--output_stride=32``: ``output_stride=32`` (no atrous convolution);
+    - ``--decoder_output_stride=8``: the 1/8 tap :data:`DEEPLAB_SKIP_TAP` and the logits at 1/8;
+    - ``--image_pooling_crop_size=769,769``: ``pool_kernel = scale_dimension(769, 1/32) = 25``;
+    - ``--image_pooling_stride=4,5``: ``pool_stride=(4, 5)``;
+    - ``--aspp_convs_filters=128``: ``channels=128`` (F);
+    - ``--add_image_level_feature --aspp_with_squeeze_and_excitation --aspp_with_concat_projection=0``: the
+      LR-ASPP gating (branch B multiplies branch A, no projection, no dropout);
+    - ``--image_se_uses_qsigmoid``: ``gate_act_cfg=QSigmoid`` (with the 1x1 conv's bias: ``gate_bias=True``);
+    - ``--decoder_use_sum_merge --decoder_output_is_logits --decoder_filters=19``: ``conv_seg`` (1x1, bias) on
+      the upsampled gated features plus ``skip_cls`` (1x1, bias) on the 1/8 features;
+    - ASPP / decoder batch norm: epsilon 1e-5, decay 0.9997 (momentum 0.0003); every resize bilinear with
+      ``align_corners=True`` (``utils.resize_bilinear``).
+    """
+    from mmv3.models.backbones import MobileNetV3
+    n = NUM_BLOCKS[arch]
+    taps = (DEEPLAB_SKIP_TAP[arch], n + 1)
+    bb = dict(type='mmv3.MobileNetV3', arch=arch, widen_factor=widen_factor, out_indices=taps,
+              output_stride=output_stride, reduce_tail='rf2', pad_type='same', se_gate_cfg=dict(QSIGMOID),
+              norm_cfg=dict(type='BN', eps=TF_BN_EPS, momentum=0.01), init_cfg=None)
+    in_channels = MobileNetV3(**{k: v for k, v in bb.items() if k != 'type'}).out_channels
+    pool = tuple(scale_dimension(c, 1.0 / output_stride) for c in image_pooling_crop_size)
+    return dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
+                               bgr_to_rgb=True, pad_val=0, seg_pad_val=255),
+        backbone=bb,
+        decode_head=dict(
+            type='mmv3.LRASPPHead', in_channels=tuple(in_channels), in_index=(0, 1), channels=aspp_convs_filters,
+            pool_kernel=pool, pool_stride=tuple(image_pooling_stride), gate_bias=True,
+            gate_act_cfg=dict(QSIGMOID), dropout_ratio=0.0, num_classes=num_classes,
+            norm_cfg=dict(type='BN', eps=DEEPLAB_HEAD_BN_EPS, momentum=0.0003), act_cfg=dict(type='ReLU'),
+            align_corners=True, loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+
+
+def convert_deeplab(variables, arch, widen_factor=None, image_pooling_crop_size=(769, 769),
+                    image_pooling_stride=(4, 5)):
+    """DeepLab MobileNetV3 LR-ASPP variables -> (mmseg state dict, model config).
+
+    Args:
+        variables (dict): name -> array, after :func:`select_variables`.
+        arch (str): ``'large'`` or ``'small'`` (checked against the checkpoint).
+        widen_factor (float, optional): ``--depth_multiplier``; default: inferred from the shapes.
+        image_pooling_crop_size, image_pooling_stride: the training run's flags (default: the model zoo's);
+            they set branch B's pooling and are not recorded in the checkpoint.
+    """
     check_source(variables, 'deeplab', arch)
-    raise ConversionError('--source deeplab: not implemented yet')
+    sd = TrackedStateDict(variables)
+    out = OrderedDict()
+    _backbone(sd, out, arch)
+    h = 'decode_head.'
+    out[f'{h}conv_high.conv.weight'] = _conv(sd.take('aspp0/weights'))
+    _bn(sd, out, 'aspp0/BatchNorm', f'{h}conv_high.bn')
+    out[f'{h}conv_gate.weight'] = _conv(sd.take('image_pooling/weights'))
+    out[f'{h}conv_gate.bias'] = _t(sd.take('image_pooling/biases'))
+    out[f'{h}conv_seg.weight'] = _conv(sd.take('decoder/decoder_conv0/weights'))
+    out[f'{h}conv_seg.bias'] = _t(sd.take('decoder/decoder_conv0/biases'))
+    out[f'{h}skip_cls.weight'] = _conv(sd.take('decoder/feature_projection0/weights'))
+    out[f'{h}skip_cls.bias'] = _t(sd.take('decoder/feature_projection0/biases'))
+    sd.check_all_used("mmv3's LR-ASPP (DeepLab)")
+    n = NUM_BLOCKS[arch]
+    width = infer_widen_factor(out, arch, widen_factor, reduce_tail='rf2', output_stride=32, pad_type='same')
+    cfg = deeplab_model_config(arch, width, num_classes=out[f'{h}conv_seg.weight'].shape[0],
+                               image_pooling_crop_size=image_pooling_crop_size,
+                               image_pooling_stride=image_pooling_stride,
+                               aspp_convs_filters=out[f'{h}conv_high.conv.weight'].shape[0])
+    if n + 1 not in cfg['backbone']['out_indices']:
+        raise ConversionError('internal: the final conv is not a tap')
+    return out, cfg
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -22,9 +22,12 @@ compress well in git):
     from its moving average where the checkpoint has one.
   * ``slim_small_035``: ``mobilenet_v3.small`` at 0.35 with ``finegrain_classification_mode=True`` (the 1024
     head conv kept at full width, as in the released 0.75 checkpoints).
-  * ``deeplab_small``, ``deeplab_large_050``: DeepLab (``research/deeplab/model.py``) with the model zoo's
-    MobileNetV3 flags (see :data:`DEEPLAB_FLAGS`), V3-Small at full width and V3-Large at depth multiplier
-    0.5, 19 classes, on small inputs (the image-pooling crop size scaled down with them).
+  * ``deeplab_small``, ``deeplab_large_050``: DeepLab (``research/deeplab/model.py``, the graph ``eval.py``
+    builds: ``multi_scale_logits`` at scale 1.0, then the logits resized to the input as ``predict_labels``
+    does) with the model zoo's MobileNetV3 flags (:data:`DEEPLAB_FLAGS`), V3-Small at full width and V3-Large
+    at depth multiplier 0.5 (a full-width V3-Large would be 6 MB), 19 classes, on small inputs: 129x257 (odd,
+    like the 1025x2049 evaluation crop) and 128x160 (even), with the image-pooling crop scaled down with them
+    (65x65: a 3x3 pooling kernel at output stride 32; stride (1, 2) so that the pooled map is not 1x1).
 
 - ``manifests.json``: for each released checkpoint (slim V3-Large/Small 1.0 and 0.75, the two DeepLab
   Cityscapes models) the variables (name -> shape) of the reference graph built with its flags: the converter
@@ -272,6 +275,110 @@ def slim_manifests(tf, mobilenet_v3, slim):
 
 
 # ----------------------------------------------------------------------------------------------------
+# DeepLab
+# ----------------------------------------------------------------------------------------------------
+DEEPLAB_FIXTURES = {  # small inputs: the image-pooling crop scaled down with them (kernel 3 at output stride 32)
+    'deeplab_small': dict(arch='small', depth_multiplier=1.0, sizes=[(129, 257), (128, 160)],
+                          image_pooling_crop_size=[65, 65], image_pooling_stride=[1, 2]),
+    'deeplab_large_050': dict(arch='large', depth_multiplier=0.5, sizes=[(129, 257), (128, 160)],
+                              image_pooling_crop_size=[65, 65], image_pooling_stride=[1, 2]),
+}
+DEEPLAB_RELEASED = {  # research/deeplab/g3doc/model_zoo.md
+    'deeplab_mnv3_large_cityscapes_trainfine': dict(arch='large', depth_multiplier=1.0),
+    'deeplab_mnv3_small_cityscapes_trainfine': dict(arch='small', depth_multiplier=1.0),
+}
+# research/deeplab/common.py ModelOptions fields (flag defaults, then the model zoo's MobileNetV3 flags)
+MODEL_OPTION_FIELDS = (
+    'outputs_to_num_classes', 'crop_size', 'atrous_rates', 'output_stride', 'preprocessed_images_dtype',
+    'merge_method', 'add_image_level_feature', 'image_pooling_crop_size', 'image_pooling_stride',
+    'aspp_with_batch_norm', 'aspp_with_separable_conv', 'multi_grid', 'decoder_output_stride',
+    'decoder_use_separable_conv', 'logits_kernel_size', 'model_variant', 'depth_multiplier', 'divisible_by',
+    'prediction_with_upsampled_logits', 'dense_prediction_cell_config', 'nas_architecture_options',
+    'use_bounded_activation', 'aspp_with_concat_projection', 'aspp_with_squeeze_and_excitation',
+    'aspp_convs_filters', 'decoder_use_sum_merge', 'decoder_filters', 'decoder_output_is_logits',
+    'image_se_uses_qsigmoid', 'label_weights', 'sync_batch_norm_method', 'batch_norm_decay')
+
+
+def model_options(tf, spec, crop_size, **overrides):
+    """``common.ModelOptions`` as eval.py builds it from the flags (defaults + :data:`DEEPLAB_FLAGS`)."""
+    import collections
+    options = collections.namedtuple('ModelOptions', MODEL_OPTION_FIELDS)
+    values = dict(outputs_to_num_classes={'semantic': 19}, crop_size=list(crop_size), atrous_rates=None,
+                  preprocessed_images_dtype=tf.float32, merge_method='max', aspp_with_batch_norm=True,
+                  aspp_with_separable_conv=True, multi_grid=None, decoder_use_separable_conv=True,
+                  logits_kernel_size=1, model_variant=f"mobilenet_v3_{spec['arch']}_seg",
+                  depth_multiplier=spec['depth_multiplier'], divisible_by=None, prediction_with_upsampled_logits=True,
+                  dense_prediction_cell_config=None,
+                  nas_architecture_options=dict(nas_stem_output_num_conv_filters=20,
+                                                nas_use_classification_head=False, nas_remove_os32_stride=False),
+                  use_bounded_activation=False, label_weights=1.0, sync_batch_norm_method='None',
+                  batch_norm_decay=0.9997)
+    values.update(DEEPLAB_FLAGS)
+    values.update(overrides)
+    return options(**values)
+
+
+def deeplab_graph(tf, model, spec, size, batch=1):
+    """eval.py's graph: ``model.predict_labels`` -> multi_scale_logits (1/8) and the logits resized to the input."""
+    images = tf.placeholder(tf.float32, [batch, size[0], size[1], 3], name='images')  # pixels in [0, 255]
+    options = model_options(tf, spec, size, image_pooling_crop_size=spec.get('image_pooling_crop_size', [769, 769]),
+                            image_pooling_stride=spec.get('image_pooling_stride', [4, 5]))
+    logits = model.multi_scale_logits(images, model_options=options, image_pyramid=[1.0], is_training=False,
+                                      fine_tune_batch_norm=False)['semantic'][model.MERGED_LOGITS_SCOPE]
+    full = model._resize_bilinear(logits, tf.shape(images)[1:3], logits.dtype)  # as predict_labels does
+    return images, logits, full
+
+
+def make_deeplab(tf, model, name, spec, out):
+    rng = np.random.default_rng([SEED, len(name), 1])
+    prefix = osp.join(out, name, 'model.ckpt')
+    with tf.Graph().as_default():
+        images, logits, _ = deeplab_graph(tf, model, spec, spec['sizes'][0])
+        calib = rng.integers(0, 256, (1, ) + tuple(spec['sizes'][0]) + (3, )).astype(np.float32)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            randomize(tf, sess, rng, tf.global_variables())
+            calibrate_bn(tf, sess, rng, {images: calib})
+            save_checkpoint(tf, sess, tf.global_variables(), prefix)
+            names = sorted(v.op.name for v in tf.global_variables())
+    io = {}
+    for size in spec['sizes']:
+        pixels = rng.integers(0, 256, (1, size[0], size[1], 3), dtype=np.uint8)
+        with tf.Graph().as_default():
+            images, logits, full = deeplab_graph(tf, model, spec, size)
+            with tf.Session() as sess:
+                tf.train.Saver().restore(sess, prefix)
+                y, yf = sess.run([logits, full], {images: pixels.astype(np.float32)})
+        key = f'{size[0]}x{size[1]}'
+        io[f'pixels_{key}'] = pixels.transpose(0, 3, 1, 2).copy()
+        io[f'logits_{key}'] = y.transpose(0, 3, 1, 2).copy()  # 1/8 resolution, NCHW
+        # the logits resized to the input (align_corners=True): a fixed random sample of pixels, and the labels
+        ys, xs = rng.integers(0, size[0], 400), rng.integers(0, size[1], 400)
+        io[f'full_yx_{key}'] = np.stack([ys, xs])
+        io[f'full_logits_{key}'] = yf[0, ys, xs, :]
+        io[f'labels_{key}'] = yf[0].argmax(-1).astype(np.uint8)
+        print(f'{name} {key}: logits {y.shape} range {np.abs(y).max():.3g}')
+    np.savez(osp.join(out, name, 'io.npz'), **io)
+    meta = dict(source='deeplab', arch=spec['arch'], depth_multiplier=spec['depth_multiplier'],
+                sizes=[list(s) for s in spec['sizes']], flags=dict(DEEPLAB_FLAGS,
+                image_pooling_crop_size=spec['image_pooling_crop_size'],
+                image_pooling_stride=spec['image_pooling_stride']), variables=names,
+                input='pixels: NCHW uint8 RGB (DeepLab maps them to [-1, 1] inside its graph)',
+                output='logits at 1/8 (NCHW, 19 classes); full_*: the logits resized to the input at full_yx pixels')
+    with open(osp.join(out, name, 'meta.json'), 'w') as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+
+
+def deeplab_manifests(tf, model):
+    out = {}
+    for name, spec in DEEPLAB_RELEASED.items():
+        with tf.Graph().as_default():
+            deeplab_graph(tf, model, spec, (769, 769))
+            out[name] = dict(source='deeplab', arch=spec['arch'], variables=manifest(tf))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
 # the reader fixtures
 # ----------------------------------------------------------------------------------------------------
 def make_reader(tf, out):
@@ -316,6 +423,10 @@ def main():
     args = p.parse_args()
     tf2, tf, slim = setup_reference(args.models_dir)
     (mobilenet_v3, ) = import_reference(tf2, tf, ['nets.mobilenet.mobilenet_v3'])
+    for stub in ('deeplab.core.nas_network', 'deeplab.core.resnet_v1_beta', 'deeplab.core.xception',
+                 'deeplab.core.dense_prediction_cell', 'nets.mobilenet.mobilenet_v2'):
+        stub_module(stub)
+    (model, ) = import_reference(tf2, tf, ['deeplab.model'])
     want = set(args.only) if args.only else None
     manifests_path = osp.join(args.out, 'manifests.json')
     manifests = json.load(open(manifests_path)) if osp.isfile(manifests_path) else {}
@@ -324,8 +435,12 @@ def main():
     for name, spec in SLIM_FIXTURES.items():
         if want is None or name in want:
             make_slim(tf, mobilenet_v3, slim, name, spec, args.out)
+    for name, spec in DEEPLAB_FIXTURES.items():
+        if want is None or name in want:
+            make_deeplab(tf, model, name, spec, args.out)
     if want is None or 'manifests' in want:
         manifests.update(slim_manifests(tf, mobilenet_v3, slim))
+        manifests.update(deeplab_manifests(tf, model))
     with open(manifests_path, 'w') as f:
         json.dump(manifests, f, indent=0, sort_keys=True)
     print(f'TensorFlow {tf2.__version__}; wrote {args.out}')
