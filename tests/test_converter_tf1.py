@@ -185,7 +185,8 @@ def _fake_variables(manifest, seed=0):
     return {k: rng.standard_normal(shape).astype(np.float32) for k, shape in manifest['variables'].items()}
 
 
-@pytest.mark.parametrize('name,width,head', [('v3-large_224_1.0_float', 1.0, 1280), ('v3-large_224_0.75_float', 0.75, 1280),
+@pytest.mark.parametrize('name,width,head', [('v3-large_224_1.0_float', 1.0, 1280),
+                                             ('v3-large_224_0.75_float', 0.75, 1280),
                                              ('v3-small_224_1.0_float', 1.0, 1024),
                                              ('v3-small_224_0.75_float', 0.75, 1024)])
 def test_slim_released_variable_sets(name, width, head):
@@ -324,3 +325,19 @@ def test_deeplab_released_variable_sets_and_configs(arch):
         int(np.prod(s)) for k, s in manifest['variables'].items() if not k.endswith(('moving_mean', 'moving_variance')))
     with pytest.raises(ConversionError, match='not a slim MobileNetV3 classification checkpoint.*--source deeplab'):
         convert_slim(variables, arch)
+
+
+@pytest.mark.parametrize('name', ['v3-large_224_1.0_float', 'v3-large_224_0.75_float', 'v3-small_224_1.0_float',
+                                  'v3-small_224_0.75_float'])
+def test_slim_configs_are_the_converted_models(name):
+    """configs/cls/mobilenet-v3-*_tf-slim_in1k.py build the converter's model: the converted state dict loads."""
+    with open(osp.join(DATA, 'manifests.json')) as f:
+        manifest = json.load(f)[name]
+    out, cfg = convert_slim(select_variables(_fake_variables(manifest))[0], manifest['arch'])
+    width = '' if '1.0' in name else '-075'
+    file_cfg = _config_model(f"configs/cls/mobilenet-v3-{manifest['arch']}{width}_tf-slim_in1k.py")
+    for key in ('arch', 'widen_factor', 'out_indices', 'pad_type', 'se_gate_cfg', 'norm_cfg'):
+        assert file_cfg['backbone'][key] == cfg['backbone'][key], key
+    for key in ('num_classes', 'in_channels', 'mid_channels', 'act_cfg', 'type'):
+        assert file_cfg['head'][key] == cfg['head'][key], key
+    build_model(file_cfg, out)  # strict: every tensor and shape

@@ -115,7 +115,8 @@ def test_paper_results_are_the_rows_and_marked(models):
         assert m['Metadata']['Paper Row'] == f'Table {row.table}: {row.name}'
         assert m['Metadata']['Paper Parameters'] == round(row.params * 1e6)
     from mmv3.converters.weights import CONVERTED
-    converted = {f"configs/{'seg' if 'lraspp' in n else 'det'}/{n}.py": c for n, c in CONVERTED.items()}
+    folder_of = {'Image Classification': 'cls', 'Object Detection': 'det', 'Semantic Segmentation': 'seg'}
+    converted = {f"configs/{folder_of[c['task']]}/{n}.py": c for n, c in CONVERTED.items()}
     for config, conv in converted.items():  # converted weights: the source's numbers, marked as the source's
         (res, ) = by_config[config]['Results']
         assert res['Metrics'] == conv['metrics'] and not any('(paper)' in k for k in res['Metrics'])

@@ -417,7 +417,8 @@ def make_reader(tf, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--models-dir', required=True, help='tensorflow/models checkout (with research/slim, research/deeplab)')
+    p.add_argument('--models-dir', required=True,
+                   help='tensorflow/models checkout (with research/slim, research/deeplab)')
     p.add_argument('--out', default=osp.dirname(osp.abspath(__file__)), help='fixture folder')
     p.add_argument('--only', nargs='*', default=None, help='only these fixtures (names as in the folder)')
     args = p.parse_args()
