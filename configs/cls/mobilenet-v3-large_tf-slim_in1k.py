@@ -14,6 +14,7 @@
 _base_ = [
     '../_base_/models/mobilenet_v3_large_cls.py',
     '../_base_/datasets/imagenet_bs512_inception_224.py',
+    '../_base_/schedules/imagenet_bs4096_rmsprop.py',  # only to fine-tune; evaluation needs none of it
     '../_base_/default_runtime.py',
 ]
 

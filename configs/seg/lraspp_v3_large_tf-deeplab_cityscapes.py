@@ -28,6 +28,7 @@
 _base_ = [
     '../_base_/datasets/cityscapes_769x769.py',
     '../_base_/default_runtime_seg.py',
+    '../_base_/schedules/schedule_poly_320k.py',  # only to fine-tune; evaluation needs none of it
 ]
 
 model = dict(
