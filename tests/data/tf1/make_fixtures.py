@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import shutil
 import sys
 import types
 
