@@ -86,7 +86,7 @@ def test_committed_file_equals_the_generator(regenerated, rel):
 
 def test_every_config_is_listed_and_every_listed_config_exists(models):
     configs = mi.list_configs(ROOT)
-    assert len(configs) == 51  # + the converted torchvision LR-ASPP and SSDLite, Keras' MobileNetV3Large / Small
+    assert len(configs) == 57  # + the converted torchvision LR-ASPP and SSDLite, 2 Keras, 4 TF slim, 2 DeepLab configs
     assert sorted(m['Config'] for m in models.values()) == sorted(configs)
     for name, m in models.items():
         assert osp.isfile(osp.join(ROOT, m['Config'])) and name == osp.basename(m['Config'])[:-3]
@@ -163,7 +163,7 @@ def test_model_index_parses_with_modelindex():
     """The files load with the `model-index` package (what mim search uses), every model with its config."""
     from modelindex.load_model_index import load
     index = load(osp.join(ROOT, 'model-index.yml'))
-    assert len(index.models) == 51 and len(index.collections) == 3
+    assert len(index.models) == 57 and len(index.collections) == 3
     v3 = next(m for m in index.models if m.name == 'ssdlite_mobilenet-v3-small-reduced_8xb24-600e_coco')
     assert v3.results[0].metrics == {'box AP (paper)': 16.1}
     assert v3.metadata.data['Paper Row'] == 'Table 6: V3-Small\u2020'

@@ -14,6 +14,11 @@ Counting inputs (the paper's conventions, ``shared/paper/constructions.md``):
 
 A row's ``cfg_options`` override (or extend) its table's. ``config=None`` marks rows the paper
 reports for a network mmv3 does not build (Proxyless, Mnas-small).
+
+:data:`REFERENCE_ROWS` sit next to Table 7 but are not the paper's: the DeepLab model zoo's released
+MobileNetV3 Cityscapes models (``research/deeplab/g3doc/model_zoo.md``), whose numbers are the zoo's
+(``source='DeepLab model zoo'``; no parameter count published; their "Multiply-Adds" are not counted in the
+paper's convention). ``rows_of(..., reference=True)`` and :func:`mmv3.analysis.reproduce.reproduce` include them.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -33,16 +38,19 @@ class PaperRow:
         latency (float | None): Paper latency column (ms), first latency column of the table.
         cfg_options (dict): Extra overrides for this row.
         note (str): Known residual or remark (from constructions.md).
+        source (str): Whose numbers these are: ``'paper'``, or e.g. ``'DeepLab model zoo'`` for
+            :data:`REFERENCE_ROWS` (then ``params`` may be ``None``: not published).
     """
     table: int
     name: str
     config: Optional[str]
-    params: float
+    params: Optional[float]
     madds: float
     accuracy: float
     latency: Optional[float] = None
     cfg_options: Dict[str, object] = field(default_factory=dict)
     note: str = ''
+    source: str = 'paper'
 
 
 @dataclass(frozen=True)
@@ -125,17 +133,34 @@ PAPER_ROWS: List[PaperRow] = [
 ]
 
 
-def rows_of(tables: Sequence[int] = (3, 6, 7)) -> List[PaperRow]:
-    """The rows of the given tables, in paper order."""
+# ---- next to Table 7: the DeepLab model zoo's released MobileNetV3 models (its numbers: val mIoU, eval output
+# stride 32, single scale, no flip; "Multiply-Adds" as the zoo counts them), converted exactly by
+# tools/model_converters/tf2mmv3.py --source deeplab. Not Table 7 rows: output stride 32, image pooling 25x25 /
+# stride (4, 5), q-sigmoid gate (the configs' comments list every flag).
+_ZOO = 'DeepLab model zoo'
+_ZOO_NOTE = ("the zoo's numbers (model_zoo.md), not the paper's; its Multiply-Adds are not the paper's convention "
+             '(the paper-convention count is about half: a float-op count would be 2 per multiply-add plus '
+             'elementwise ops)')
+REFERENCE_ROWS: List[PaperRow] = [
+    PaperRow(7, 'zoo mnv3_large_cityscapes_trainfine (OS 32)', _S + 'lraspp_v3_large_tf-deeplab_cityscapes.py',
+             None, 15.95, 72.41, None, note=_ZOO_NOTE, source=_ZOO),
+    PaperRow(7, 'zoo mnv3_small_cityscapes_trainfine (OS 32)', _S + 'lraspp_v3_small_tf-deeplab_cityscapes.py',
+             None, 4.63, 68.99, None, note=_ZOO_NOTE, source=_ZOO),
+]
+
+
+def rows_of(tables: Sequence[int] = (3, 6, 7), reference: bool = False) -> List[PaperRow]:
+    """The rows of the given tables, in paper order (then :data:`REFERENCE_ROWS` if ``reference``)."""
     bad = [t for t in tables if t not in TABLE_SPECS]
     if bad:
         raise ValueError(f'unknown table(s) {bad}; allowed: {sorted(TABLE_SPECS)}')
-    return [r for r in PAPER_ROWS if r.table in tables]
+    rows = PAPER_ROWS + (REFERENCE_ROWS if reference else [])
+    return [r for r in rows if r.table in tables]
 
 
 def find_row(table: int, name: str) -> PaperRow:
-    """The row of ``table`` named ``name`` (as in :data:`PAPER_ROWS`)."""
-    for r in PAPER_ROWS:
+    """The row of ``table`` named ``name`` (as in :data:`PAPER_ROWS` or :data:`REFERENCE_ROWS`)."""
+    for r in PAPER_ROWS + REFERENCE_ROWS:
         if r.table == table and r.name == name:
             return r
     names = [r.name for r in PAPER_ROWS if r.table == table]

@@ -38,7 +38,7 @@ class RowResult:
 
     @property
     def params_err(self) -> Optional[float]:
-        return None if self.params is None else self.params_m / self.row.params - 1
+        return None if self.params is None or self.row.params is None else self.params_m / self.row.params - 1
 
     @property
     def madds_err(self) -> Optional[float]:
@@ -46,8 +46,8 @@ class RowResult:
 
     @property
     def within_tol(self) -> Optional[bool]:
-        if self.params is None:
-            return None
+        if self.params is None or self.row.source != 'paper':
+            return None  # reference rows: their counts are not the paper's convention
         return abs(self.params_err) <= self.spec.params_tol and abs(self.madds_err) <= self.spec.madds_tol
 
 
@@ -98,10 +98,11 @@ def measure_row(row: PaperRow, root: str = '.', overrides=None, config: Optional
 
 def reproduce(tables: Sequence[int] = (3, 6, 7), root: str = '.', overrides=None,
               only: Optional[Sequence[str]] = None, device: str = 'auto',
-              progress: Optional[Callable[[PaperRow], None]] = None) -> List[RowResult]:
-    """Measure every row of ``tables`` (or only the rows named in ``only``)."""
+              progress: Optional[Callable[[PaperRow], None]] = None, reference: bool = True) -> List[RowResult]:
+    """Measure every row of ``tables`` (or only the rows named in ``only``), with the
+    :data:`~mmv3.analysis.paper_tables.REFERENCE_ROWS` next to their table unless ``reference=False``."""
     results = []
-    for row in rows_of(tables):
+    for row in rows_of(tables, reference=reference):
         if only and row.name not in only and f'T{row.table}:{row.name}' not in only:
             continue
         if progress:
@@ -137,8 +138,10 @@ def format_markdown(results: Sequence[RowResult]) -> str:
         for r in rows:
             cfg = f'`{osp.basename(r.row.config)}`' if r.row.config else '-'
             ok = {None: r.status if r.status != 'ok' else '-', True: 'yes', False: 'no'}[r.within_tol]
+            name = r.row.name if r.row.source == 'paper' else f'{r.row.name} [{r.row.source}]'
+            paper_params = '-' if r.row.params is None else f'{r.row.params:g}'
             out.append(
-                f'| {r.row.name} | {cfg} | {r.row.accuracy:g} | {r.row.params:g} | {_num(r.params_m, 3)} | '
+                f'| {name} | {cfg} | {r.row.accuracy:g} | {paper_params} | {_num(r.params_m, 3)} | '
                 f'{_pct(r.params_err)} | {r.row.madds:g} | {_num(r.madds_unit, mdig)} | {_pct(r.madds_err)} | '
                 f'{ok} | {r.row.note} |')
         out.append('')
@@ -183,7 +186,7 @@ def plot(results: Sequence[RowResult], path: str) -> str:
 
 def to_records(results: Sequence[RowResult]) -> List[Dict[str, object]]:
     """JSON-friendly records of the results."""
-    return [dict(table=r.row.table, row=r.row.name, config=r.row.config, status=r.status,
+    return [dict(table=r.row.table, row=r.row.name, source=r.row.source, config=r.row.config, status=r.status,
                  paper_params_m=r.row.params, params=r.params, params_rel_err=r.params_err,
                  paper_madds=r.row.madds, madds_unit=TABLE_SPECS[r.row.table].madds_label, madds=r.madds,
                  madds_rel_err=r.madds_err, paper_accuracy=r.row.accuracy, within_tol=r.within_tol)

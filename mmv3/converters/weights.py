@@ -31,6 +31,79 @@ CONVERTED = {
         test=('python tools/test.py configs/det/ssdlite_mobilenet-v3-large_torchvision_coco.py '
               'ssdlite_tv_mmv3.pth'),
     ),
+    # TF slim's released ImageNet classifiers (research/slim/nets/mobilenet/README.md; top-1 as that README
+    # reports it). tests/test_converter_tf1.py: the converted model computes slim's logits (random-weight fixtures
+    # from the reference code) and the released variable sets convert into these configs.
+    'mobilenet-v3-large_tf-slim_in1k': dict(
+        source='TF slim (research/slim/nets/mobilenet) v3-large_224_1.0_float',
+        weights='https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-large_224_1.0_float.tgz',
+        training_data='ImageNet-1k',
+        task='Image Classification',
+        dataset='ImageNet-1k val',
+        metrics={'Top 1 Accuracy (TF slim)': 75.2},
+        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_1.0_float/ema mobilenet-v3-large_tf-slim.pth '
+                 '--source slim --arch large'),
+        test='python tools/test.py configs/cls/mobilenet-v3-large_tf-slim_in1k.py mobilenet-v3-large_tf-slim.pth',
+    ),
+    'mobilenet-v3-large-075_tf-slim_in1k': dict(
+        source='TF slim (research/slim/nets/mobilenet) v3-large_224_0.75_float',
+        weights='https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-large_224_0.75_float.tgz',
+        training_data='ImageNet-1k',
+        task='Image Classification',
+        dataset='ImageNet-1k val',
+        metrics={'Top 1 Accuracy (TF slim)': 73.3},
+        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_0.75_float/ema mobilenet-v3-large-075_tf-slim.pth '
+                 '--source slim --arch large'),
+        test='python tools/test.py configs/cls/mobilenet-v3-large-075_tf-slim_in1k.py mobilenet-v3-large-075_tf-slim.pth',
+    ),
+    'mobilenet-v3-small_tf-slim_in1k': dict(
+        source='TF slim (research/slim/nets/mobilenet) v3-small_224_1.0_float',
+        weights='https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-small_224_1.0_float.tgz',
+        training_data='ImageNet-1k',
+        task='Image Classification',
+        dataset='ImageNet-1k val',
+        metrics={'Top 1 Accuracy (TF slim)': 67.5},
+        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_1.0_float/ema mobilenet-v3-small_tf-slim.pth '
+                 '--source slim --arch small'),
+        test='python tools/test.py configs/cls/mobilenet-v3-small_tf-slim_in1k.py mobilenet-v3-small_tf-slim.pth',
+    ),
+    'mobilenet-v3-small-075_tf-slim_in1k': dict(
+        source='TF slim (research/slim/nets/mobilenet) v3-small_224_0.75_float',
+        weights='https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-small_224_0.75_float.tgz',
+        training_data='ImageNet-1k',
+        task='Image Classification',
+        dataset='ImageNet-1k val',
+        metrics={'Top 1 Accuracy (TF slim)': 65.4},
+        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_0.75_float/ema mobilenet-v3-small-075_tf-slim.pth '
+                 '--source slim --arch small'),
+        test='python tools/test.py configs/cls/mobilenet-v3-small-075_tf-slim_in1k.py mobilenet-v3-small-075_tf-slim.pth',
+    ),
+    # DeepLab's released LR-ASPP Cityscapes models (research/deeplab/g3doc/model_zoo.md; val mIoU at output
+    # stride 32, single scale, as the zoo reports it): not Table 7 rows 8 / 11 (the configs list the flags).
+    'lraspp_v3_large_tf-deeplab_cityscapes': dict(
+        source='DeepLab model zoo (research/deeplab/g3doc/model_zoo.md) deeplab_mnv3_large_cityscapes_trainfine',
+        weights='http://download.tensorflow.org/models/deeplab_mnv3_large_cityscapes_trainfine_2019_11_15.tar.gz',
+        training_data='Cityscapes train_fine (from scratch, no ImageNet)',
+        task='Semantic Segmentation',
+        dataset='Cityscapes val',
+        metrics={'mIoU (DeepLab model zoo)': 72.41},
+        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_large_cityscapes_trainfine/model.ckpt lraspp_v3_large_tf-deeplab.pth '
+                 '--source deeplab --arch large'),
+        test=('python tools/test.py configs/seg/lraspp_v3_large_tf-deeplab_cityscapes.py '
+              'lraspp_v3_large_tf-deeplab.pth'),
+    ),
+    'lraspp_v3_small_tf-deeplab_cityscapes': dict(
+        source='DeepLab model zoo (research/deeplab/g3doc/model_zoo.md) deeplab_mnv3_small_cityscapes_trainfine',
+        weights='http://download.tensorflow.org/models/deeplab_mnv3_small_cityscapes_trainfine_2019_11_15.tar.gz',
+        training_data='Cityscapes train_fine (from scratch, no ImageNet)',
+        task='Semantic Segmentation',
+        dataset='Cityscapes val',
+        metrics={'mIoU (DeepLab model zoo)': 68.99},
+        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_small_cityscapes_trainfine/model.ckpt lraspp_v3_small_tf-deeplab.pth '
+                 '--source deeplab --arch small'),
+        test=('python tools/test.py configs/seg/lraspp_v3_small_tf-deeplab_cityscapes.py '
+              'lraspp_v3_small_tf-deeplab.pth'),
+    ),
 }
 # Keras applications' MobileNetV3Large / MobileNetV3Small (alpha 1.0): the TF checkpoints ported to Keras, the
 # files keras.applications downloads. Accuracy: Keras' table in the MobileNetV3 docstring of

@@ -331,7 +331,7 @@ def se_channels(spec, in_ch, mid):
     return max(1, int(base * spec.se_ratio))
 
 
-def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad_type=''):
+def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad_type='', se_gate_cfg=None):
     """The module of one planned layer (:class:`LayerPlan`), as :class:`MobileNet` builds it.
 
     Also used standalone, e.g. to time one layer configuration (:mod:`mmv3.analysis.latency_table`).
@@ -345,6 +345,7 @@ def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad
         where (str): Named in the error of an unknown operator.
         pad_type (str): ``''`` (symmetric), ``'same'`` (TensorFlow's SAME for strided convs) or
             ``'keras'`` (see :class:`MobileNet`).
+        se_gate_cfg (dict, optional): Gate of the SE blocks; ``None``: ``dict(type=spec.se_gate)``.
     """
     act = nl_cfgs[p.nl]
     if p.op == 'conv':
@@ -354,8 +355,8 @@ def build_layer(p, spec, nl_cfgs, norm_cfg, with_cp=False, where='the plan', pad
         return InvertedResidual(
             p.in_ch, p.mid, p.out, p.k, p.stride, p.dilation,
             se_channels=se_channels(spec, p.in_ch, p.mid) if p.se else None,
-            se_cfg=dict(gate_cfg=dict(type=spec.se_gate)), norm_cfg=norm_cfg, act_cfg=act, with_cp=with_cp,
-            pad_type=pad_type)
+            se_cfg=dict(gate_cfg=dict(se_gate_cfg or dict(type=spec.se_gate))), norm_cfg=norm_cfg, act_cfg=act,
+            with_cp=with_cp, pad_type=pad_type)
     if p.op == 'dwsep':
         return DepthwiseSeparable(p.in_ch, p.out, p.k, p.stride, p.dilation, norm_cfg=norm_cfg, act_cfg=act,
                                   with_cp=with_cp, pad_type=pad_type)
@@ -417,6 +418,11 @@ class MobileNet(BaseModule):
             model built with ``input_shape=None``: equal to ``'same'`` at 224x224, one pixel less
             before at odd sizes; :class:`~mmv3.models.layers.conv2d_same.Conv2dSameEven`).
             Parameter names are the same. Default: ``''``.
+        se_gate_cfg (dict, optional): Activation config of the Squeeze-and-Excite gates; ``None``: the
+            table's (``ArchSpec.se_gate``: hard sigmoid ``relu6(x + 3) / 6`` for MobileNetV3). TF slim's
+            and DeepLab's MobileNetV3 gate with ``relu6(x + 3) * 0.16667``: ``dict(type='mmv3.QSigmoid')``
+            (:class:`~mmv3.models.layers.QSigmoid`), which their checkpoints need to compute their outputs
+            within 1e-5. Default: None.
         frozen_stages (int): Freeze layers ``0..frozen_stages`` (-1: none). Default: -1.
         norm_cfg (dict): Norm config; BN momentum 0.01 is TF's decay 0.99.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -429,7 +435,7 @@ class MobileNet(BaseModule):
 
     def __init__(self, arch, widen_factor=1.0, out_indices=None, output_stride=32, reduce_tail=None,
                  hswish_from=None, act_cfg=None, min_channels=8, scale_final_conv=None, arch_overrides=None,
-                 pad_type='', atrous_rate_first=False, minimalistic=False, frozen_stages=-1,
+                 pad_type='', atrous_rate_first=False, minimalistic=False, se_gate_cfg=None, frozen_stages=-1,
                  norm_cfg=dict(type='BN', eps=0.001, momentum=0.01),
                  norm_eval=False, with_cp=False,
                  init_cfg=(dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
@@ -469,6 +475,10 @@ class MobileNet(BaseModule):
                              f"TensorFlow's SAME padding for TF-trained weights, 'keras' = Keras applications'), "
                              f"got {pad_type!r}")
         self.pad_type = pad_type
+        if se_gate_cfg is not None and not (isinstance(se_gate_cfg, Mapping) and 'type' in se_gate_cfg):
+            raise ValueError(f"{name}: se_gate_cfg must be an activation config dict with a 'type' (e.g. "
+                             f"dict(type='mmv3.QSigmoid')), got {se_gate_cfg!r}")
+        self.se_gate_cfg = se_gate_cfg
         self.plan = override_widths(
             plan_layers(spec, rows, widen_factor, min_channels, scale_final_conv, output_stride, atrous_rate_first),
             arch_overrides)
@@ -495,7 +505,7 @@ class MobileNet(BaseModule):
         self.layer_names = []
         for i, p in enumerate(plan):
             layer = build_layer(p, spec, nl_cfgs, norm_cfg, with_cp, where=f'row {i} of {self.arch}',
-                                pad_type=self.pad_type)
+                                pad_type=self.pad_type, se_gate_cfg=self.se_gate_cfg)
             self.add_module(f'layer{i}', layer)
             self.layer_names.append(f'layer{i}')
 

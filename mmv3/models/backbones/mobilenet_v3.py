@@ -21,6 +21,7 @@ class MobileNetV3(MobileNet):
             ``'dagger'`` for detection), ``hswish_from`` / ``act_cfg`` (Table 5),
             ``arch_overrides`` (per-row final widths), ``pad_type`` (``'same'``: TF padding,
             ``'keras'``: Keras applications'), ``minimalistic`` (3x3, no SE, ReLU: TF / Keras'),
+            ``se_gate_cfg`` (``dict(type='mmv3.QSigmoid')``: TF slim's / DeepLab's SE gate),
             ``frozen_stages``, ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``.
 
     Example:

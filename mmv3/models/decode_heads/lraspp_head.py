@@ -9,6 +9,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from torch import Tensor
 
+from mmv3.models.layers import build_act
 from mmv3.registry import MODELS, toolbox_scope
 
 
@@ -75,6 +76,9 @@ class LRASPPHead(BaseDecodeHead):
             Default: ``(16, 20)``.
         gate_bias (bool): Whether branch B's 1x1 conv has a bias (the paper's reference: yes;
             torchvision's LR-ASPP: no). Default: True.
+        gate_act_cfg (dict, optional): Branch B's gate; ``None``: ``sigmoid``. DeepLab's released
+            MobileNetV3 models (``--image_se_uses_qsigmoid``) gate with ``relu6(x + 3) * 0.16667``:
+            ``dict(type='mmv3.QSigmoid')``. Default: None.
         input_transform (str): Must be ``'multiple_select'`` (the default).
         init_cfg (dict | list[dict]): Initialisation. Default: Normal(std=0.01) for both
             classifier convs (``conv_seg`` and ``skip_cls``).
@@ -91,6 +95,7 @@ class LRASPPHead(BaseDecodeHead):
                  pool_kernel: Union[int, Tuple[int, int]] = 49,
                  pool_stride: Union[int, Tuple[int, int]] = (16, 20),
                  gate_bias: bool = True,
+                 gate_act_cfg=None,
                  input_transform: str = 'multiple_select',
                  init_cfg=dict(
                      type='Normal', std=0.01, override=[dict(name='conv_seg'), dict(name='skip_cls')]),
@@ -124,6 +129,10 @@ class LRASPPHead(BaseDecodeHead):
             act_cfg=self.act_cfg)
         # Branch B: pool -> 1x1 conv F with bias, no BN -> sigmoid (applied in forward).
         self.conv_gate = nn.Conv2d(high_channels, self.channels, 1, bias=gate_bias)
+        if gate_act_cfg is not None and not (isinstance(gate_act_cfg, dict) and 'type' in gate_act_cfg):
+            raise ValueError(f"LRASPPHead: gate_act_cfg must be an activation config dict with a 'type' "
+                             f"(e.g. dict(type='mmv3.QSigmoid')) or None (sigmoid), got {gate_act_cfg!r}.")
+        self.gate_act = torch.sigmoid if gate_act_cfg is None else build_act(gate_act_cfg)
         # Low-level skip: 1x1 conv straight to the classes (bias).
         self.skip_cls = nn.Conv2d(skip_channels, self.out_channels, 1, bias=True)
 
@@ -131,7 +140,7 @@ class LRASPPHead(BaseDecodeHead):
         """Logits at the resolution of the 1/8 skip features."""
         skip, x = self._transform_inputs(inputs)
         a = self.conv_high(x)
-        b = torch.sigmoid(self.conv_gate(gate_pool(x, self.pool_kernel, self.pool_stride)))
+        b = self.gate_act(self.conv_gate(gate_pool(x, self.pool_kernel, self.pool_stride)))
         b = resize(b, size=a.shape[2:], mode='bilinear', align_corners=self.align_corners)
         y = resize(a * b, size=skip.shape[2:], mode='bilinear', align_corners=self.align_corners)
         return self.cls_seg(y) + self.skip_cls(skip)
