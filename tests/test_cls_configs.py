@@ -20,9 +20,13 @@ CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CLS_DIR, '*.py')))
 
 WIDTHS = ('035', '050', '075', '125')
 # configs of trained weights converted from another framework -> the paper config they inherit (its protocol,
-# for fine-tuning; tests/test_converter_keras.py checks that they compute the source's outputs)
+# for fine-tuning; tests/test_converter_keras.py / test_converter_tf1.py check that they compute the source's outputs)
 CONVERTED_FROM = {'mobilenet-v3-large_keras-in1k.py': 'mobilenet-v3-large_8xb512_in1k.py',
-                  'mobilenet-v3-small_keras-in1k.py': 'mobilenet-v3-small_8xb512_in1k.py'}
+                  'mobilenet-v3-small_keras-in1k.py': 'mobilenet-v3-small_8xb512_in1k.py',
+                  'mobilenet-v3-large_tf-slim_in1k.py': 'mobilenet-v3-large_8xb512_in1k.py',
+                  'mobilenet-v3-large-075_tf-slim_in1k.py': 'mobilenet-v3-large-075_8xb512_in1k.py',
+                  'mobilenet-v3-small_tf-slim_in1k.py': 'mobilenet-v3-small_8xb512_in1k.py',
+                  'mobilenet-v3-small-075_tf-slim_in1k.py': 'mobilenet-v3-small-075_8xb512_in1k.py'}
 RESOLUTIONS = (96, 128, 160, 192, 256)
 EXPECTED = (
     ['mobilenet-v3-large_8xb512_in1k.py', 'mobilenet-v3-small_8xb512_in1k.py',
