@@ -269,3 +269,21 @@ def test_cli_refusals(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith('netadapt.py: error: ') and msg in err, err
     assert not (tmp_path / 'w').exists()
+
+
+def test_table_times_layers_as_the_backbone_builds_them(seed, tmp_path):
+    """TF-padded backbones with TF's SE gate: the timed blocks have the same padding and gate, and keys differ."""
+    from mmv3.models.layers import Conv2dSame, QSigmoid
+    cfg, _ = seed
+    tf_cfg = copy.deepcopy(cfg)
+    tf_cfg.model.backbone.update(pad_type='same', se_gate_cfg=dict(type='mmv3.QSigmoid'))
+    tf_model, model = build_model(tf_cfg), build_model(cfg)
+    lut = make_lut(tmp_path)
+    items = lut.layer_items(tf_model, tf_model.backbone.plan, HW)
+    plain = lut.layer_items(model, model.backbone.plan, HW)
+    blocks = [make()[0] for _, make in items[:-1]]
+    kinds = [type(m) for b in blocks for m in b.modules()]
+    own = [type(m) for n in tf_model.backbone.layer_names for m in getattr(tf_model.backbone, n).modules()]
+    assert kinds.count(Conv2dSame) == own.count(Conv2dSame) > 0
+    assert kinds.count(QSigmoid) == own.count(QSigmoid) > 0
+    assert {k for k, _ in items[:-1]}.isdisjoint(k for k, _ in plain[:-1])  # cached apart from the plain layers

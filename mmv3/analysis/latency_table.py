@@ -93,9 +93,10 @@ def layer_key(p, hw: Tuple[int, int], backbone) -> str:
     from mmv3.models.backbones.base_mobilenet import se_channels
     se = se_channels(backbone.spec, p.in_ch, p.mid) if p.se else 0
     act = backbone.nl_cfgs[p.nl].get('type')
-    gate = backbone.spec.se_gate if p.se else '-'
+    gate = (backbone.se_gate_cfg or dict(type=backbone.spec.se_gate))['type'] if p.se else '-'
+    pad = f' pad-{backbone.pad_type}' if getattr(backbone, 'pad_type', '') else ''
     return (f'{p.op} k{p.k} in{p.in_ch} mid{p.mid} out{p.out} se{se}:{gate} {act} s{p.stride} d{p.dilation} '
-            f'{hw[0]}x{hw[1]}')
+            f'{hw[0]}x{hw[1]}{pad}')
 
 
 class _Tuple(nn.Module):
@@ -260,14 +261,13 @@ class LatencyTable:
     # -------------------------------------------------------------- predicting
     def layer_items(self, model: nn.Module, plan, input_hw: Tuple[int, int]):
         """``(key, make)`` per backbone layer of ``plan`` and one for the head block of ``model``."""
-        from mmv3.models.backbones.base_mobilenet import build_layer
         backbone = model.backbone
         num_built = len(backbone.layer_names)
         sizes = layer_sizes(plan, input_hw)
         items = []
         for p, hw in zip(plan[:num_built], sizes):
             def make(p=p, hw=hw):
-                layer = build_layer(p, backbone.spec, backbone.nl_cfgs, backbone.norm_cfg)
+                layer = backbone.make_layer(p)
                 return _Tuple(layer), (1, p.in_ch, hw[0], hw[1])
             items.append((layer_key(p, hw, backbone), make))
         last = plan[num_built - 1]
@@ -279,14 +279,13 @@ class LatencyTable:
 
     def params(self, model: nn.Module, plan) -> int:
         """Parameters of ``model``'s structure with the backbone widths ``plan`` (built layers + head)."""
-        from mmv3.models.backbones.base_mobilenet import build_layer
         bb = model.backbone
         if not hasattr(self, '_params'):
             self._params = {}
         total = 0
         for p in plan[:len(bb.layer_names)]:
             if p not in self._params:
-                layer = build_layer(p, bb.spec, bb.nl_cfgs, bb.norm_cfg)
+                layer = bb.make_layer(p)
                 self._params[p] = sum(t.numel() for t in layer.parameters())
             total += self._params[p]
         return total + sum(t.numel() for name, t in model.named_parameters() if not name.startswith('backbone.'))

@@ -501,13 +501,18 @@ class MobileNet(BaseModule):
 
     def _build_layers(self, plan, spec, nl_cfgs, norm_cfg, with_cp):
         """One module ``layer{i}`` per planned layer (mmpretrain's parameter names)."""
-        self.spec, self.nl_cfgs, self.norm_cfg = spec, nl_cfgs, norm_cfg
+        self.spec, self.nl_cfgs, self.norm_cfg, self.with_cp = spec, nl_cfgs, norm_cfg, with_cp
         self.layer_names = []
         for i, p in enumerate(plan):
-            layer = build_layer(p, spec, nl_cfgs, norm_cfg, with_cp, where=f'row {i} of {self.arch}',
-                                pad_type=self.pad_type, se_gate_cfg=self.se_gate_cfg)
-            self.add_module(f'layer{i}', layer)
+            self.add_module(f'layer{i}', self.make_layer(p, where=f'row {i} of {self.arch}'))
             self.layer_names.append(f'layer{i}')
+
+    def make_layer(self, p, where='the plan'):
+        """A new module for the planned layer ``p`` (a :class:`LayerPlan`, e.g. of other widths) built as this
+        backbone builds its own: the same table conventions, activations, norm, padding and SE gate (what the
+        latency table times and the NetAdapt search counts)."""
+        return build_layer(p, self.spec, self.nl_cfgs, self.norm_cfg, self.with_cp, where=where,
+                           pad_type=self.pad_type, se_gate_cfg=self.se_gate_cfg)
 
     def _resolve_taps(self):
         """Check the inner taps against the built layers; set ``feature_info`` and ``out_channels``."""
