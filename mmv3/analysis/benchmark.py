@@ -182,7 +182,8 @@ def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shap
         for c in cands:
             lines.append(f'| {c.label} | ' + ratio_cells(c.label, median_of(base.label)) + ' |')
     for fm, qm, rt in (('ort', 'ort-int8', 'ONNX Runtime'), ('ov', 'ov-int8', 'OpenVINO'),
-                       ('litert', 'litert-int8', 'LiteRT'), ('litert', 'litert-int8-asis', 'LiteRT, int8 as converted')):
+                       ('litert', 'litert-int8', 'LiteRT'),
+                       ('litert', 'litert-int8-asis', 'LiteRT, int8 as converted')):
         if fm in modes and qm in modes:
             lines += ['', f'int8 speedup ({rt} float / int8 median)', '', '| model | speedup |', '|---|---|']
             for c in cands:

@@ -133,7 +133,10 @@ def install(env: Optional[str] = None, quiet: bool = True, extra_pip_args: Optio
     check = ('import numpy, torch, litert_torch, ai_edge_quantizer; '
              'assert int(numpy.__version__.split(".")[0]) >= 2, numpy.__version__; '
              f'assert torch.__version__.split("+")[0] == {_torch_version()!r}, torch.__version__')
-    subprocess.run([py, '-c', check], check=True, env=_clean_env())
+    r = subprocess.run([py, '-c', check], env=_clean_env(), capture_output=True, text=True)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or [''])[-1]
+        raise ToolError(f'the litert-torch environment at {env} does not import: {last}')
     with open(stamp, 'w') as f:
         json.dump(_wanted_stamp(), f, indent=1)
     return status(env)

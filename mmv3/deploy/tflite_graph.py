@@ -177,11 +177,10 @@ def hard_swish_to_int8_ops(model) -> int:
             half = _tensor(model, graph, f'{name}/one_half', [], int8, 0.5 / 127, 0, np.array([127], np.int8))
             u = _tensor(model, graph, f'{name}/div6', shape, int8, sx / 6, zx)
             g = _tensor(model, graph, f'{name}/hard_sigmoid', shape, int8, 1 / 255, -128)
-            mul_opt, add_opt = schema.MulOptionsT(), schema.AddOptionsT()
-            new = [_op(model, schema.BuiltinOperator.MUL, 2, [x, sixth], [u], mul_opt, schema.BuiltinOptions.MulOptions),
-                   _op(model, schema.BuiltinOperator.ADD, 2, [u, half], [g], add_opt, schema.BuiltinOptions.AddOptions),
-                   _op(model, schema.BuiltinOperator.MUL, 2, [x, g], [y], schema.MulOptionsT(),
-                       schema.BuiltinOptions.MulOptions)]
+            ops, opts = schema.BuiltinOperator, schema.BuiltinOptions
+            new = [_op(model, ops.MUL, 2, [x, sixth], [u], schema.MulOptionsT(), opts.MulOptions),
+                   _op(model, ops.ADD, 2, [u, half], [g], schema.AddOptionsT(), opts.AddOptions),
+                   _op(model, ops.MUL, 2, [x, g], [y], schema.MulOptionsT(), opts.MulOptions)]
             graph.operators[i:i + 1] = new
             n += 1
     return n
@@ -236,22 +235,21 @@ def restore_dead_channels(model, float_model) -> int:
     (input scale x weight scale) is ~1e-13 and any real bias saturates at -2**31 (a probe classifier's
     unfitted classes: bias -30 became ~0). Such a channel's weights are zero whatever their scale, so
     the scale is set to 1 and the bias re-quantized from ``float_model`` (the ``.tflite`` the quantizer
-    read: same tensors, same order). Returns the number of channels fixed.
+    read; bias tensors matched by name). Returns the number of channels fixed.
     """
     schema = _schema()
     layers = {'CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED'}
     fixed = 0
     for graph, fgraph in zip(model.subgraphs, float_model.subgraphs):
-        if len(graph.tensors) != len(fgraph.tensors):
-            raise ValueError('restore_dead_channels needs the float model the quantizer read (tensor counts differ)')
+        by_name = {t.name: t for t in fgraph.tensors if t.name}
         for op in graph.operators:
             if _opcode_name(model, op.opcodeIndex) not in layers or len(op.inputs) < 3 or op.inputs[2] < 0:
                 continue
             x, w, b = (graph.tensors[i] for i in op.inputs[:3])
-            fb = fgraph.tensors[op.inputs[2]]
-            if (w.type != schema.TensorType.INT8 or b.type != schema.TensorType.INT32 or w.quantization is None
-                    or b.quantization is None or len(w.quantization.scale) < 2 or _qparams(x) is None
-                    or fb.type != schema.TensorType.FLOAT32):
+            fb = by_name.get(b.name)
+            if (fb is None or w.type != schema.TensorType.INT8 or b.type != schema.TensorType.INT32
+                    or w.quantization is None or b.quantization is None or len(w.quantization.scale) < 2
+                    or _qparams(x) is None or fb.type != schema.TensorType.FLOAT32 or list(fb.shape) != list(b.shape)):
                 continue
             axis = int(w.quantization.quantizedDimension)
             wq = np.moveaxis(_buffer_array(model, w, np.int8).reshape(tuple(w.shape)), axis, 0)

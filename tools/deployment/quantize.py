@@ -1,4 +1,5 @@
-"""8-bit post-training static quantization (ONNX Runtime, OpenVINO + NNCF or LiteRT) of a config, calibrated on an image folder.
+"""8-bit post-training static quantization (ONNX Runtime, OpenVINO + NNCF or LiteRT) of a config, calibrated on
+an image folder.
 
     python tools/deployment/quantize.py CONFIG [CHECKPOINT] --calib-dir DIR [--eval-dir DIR] [--shape H W]
         [--num-calib 32] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]

@@ -5,15 +5,14 @@ Run in the LiteRT converter environment (litert-torch, numpy 2; ``python tools/d
     <env>/bin/python tests/data/litert/make_fixture.py
 
 The model (conv 3->8 + h-swish, 1x1 conv 8->16 + h-swish, depthwise 3x3 + h-swish, SE-like mean + 1x1 convs +
-hard-sigmoid gate, 1x1 conv 16->8, residual add, global mean, linear 8->5: a MobileNetV3 bneck) is quantized by litert-torch's PT2E quantizer (per-channel weights,
-calibrated on 8 seeded normal inputs; ``fold_quantize=False``) and saved with int8 input / output, as the
-converter writes it. tests/test_deploy_litert.py runs mmv3.deploy.tflite_graph's passes on it without the
-converter environment; ``reference.npz`` holds the seeded test input and the fixture's own int8 output
-(TFLite kernels, no delegate) so the passes can be checked against it.
+hard-sigmoid gate, 1x1 conv 16->8, residual add, global mean, linear 8->5: a MobileNetV3 bneck) is quantized by
+litert-torch's PT2E quantizer (per-channel weights, calibrated on 8 seeded normal inputs; ``fold_quantize=False``)
+and saved with int8 input / output, as the converter writes it: the h-swish after the 1x1 expansion becomes an
+int8 ``HARD_SWISH`` (the others stay float between dequantize / quantize). tests/test_deploy_litert.py runs
+mmv3.deploy.tflite_graph's passes on it without the converter environment.
 """
 import os.path as osp
 
-import numpy as np
 import torch
 import torch.nn as nn
 
