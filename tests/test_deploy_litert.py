@@ -187,12 +187,13 @@ def prepare_spread(config, shape):
 
 
 @converter
-def test_litert_export_cls_seg_det_match_pytorch(tmp_path):
-    """The float .tflite of each task equals PyTorch (seg: fixed size; det: the 12 raw head outputs in order)."""
+def test_litert_export_seg_det_match_pytorch(tmp_path):
+    """The float .tflite of seg (fixed size) and det (the 12 raw head outputs, in order) equals PyTorch
+    (classification: the benchmark and quantize tests below export and verify it)."""
     from mmv3.deploy.pipeline import export
     from mmv3.deploy.runtimes import build_runtime, run_torch
     rt = build_runtime('litert')
-    cases = [(CLS_CFG, (64, 64), ['logits']), (SEG_CFG, (64, 128), ['seg_logits']), (DET_CFG, (96, 96), None)]
+    cases = [(SEG_CFG, (64, 128), ['seg_logits']), (DET_CFG, (96, 96), None)]
     for cfg, shape, names in cases:
         prep = prepare_spread(cfg, shape)
         out = str(tmp_path / f'{prep.task}.tflite')
@@ -212,9 +213,6 @@ def test_litert_export_cls_seg_det_match_pytorch(tmp_path):
         assert [o.shape for o in outs] == [r.shape for r in refs]
         for o, r in zip(outs, refs):
             assert np.abs(o - r).max() <= 1e-4 + 1e-4 * np.abs(r).max()
-        if prep.task == 'cls':
-            p = tg.xnnpack_partitions(out)
-            assert p['partitions'] == 1 and p['cpu_ops'] == {}  # XNNPACK runs the whole float graph
 
 
 @converter
@@ -273,4 +271,25 @@ def test_benchmark_cli_litert_modes(tmp_path, capsys):
     stem = 'mobilenet_v3_small_8xb512_in1k'
     asis, fixed = tmp_path / f'{stem}.int8-keep.tflite', tmp_path / f'{stem}.int8.tflite'
     assert asis.is_file() and fixed.is_file()
+    p = tg.xnnpack_partitions(str(tmp_path / f'{stem}.tflite'))
+    assert p['partitions'] == 1 and p['cpu_ops'] == {}  # XNNPACK runs the whole float graph (verified in prepare)
     assert tg.xnnpack_partitions(str(asis))['partitions'] > 1 and tg.xnnpack_partitions(str(fixed))['partitions'] == 1
+
+
+def test_hard_swish_only_models_and_the_breakdown_table(tmp_path):
+    """tools/analysis_tools/litert_int8_breakdown.py's pieces on the fixture: a model of only the int8 HARD_SWISH
+    ops (outside XNNPACK), its rewrite (inside), and the interleaved timing rows."""
+    from mmv3.analysis.litert_breakdown import int8_breakdown
+    for rewrite, cpu in ((False, {'HARD_SWISH(int8)': 1}), (True, {})):
+        m = tg.read_model(FIXTURE)
+        assert tg.int8_hard_swish_only(m, rewrite) == 1
+        path = tg.write_model(m, str(tmp_path / f'only{int(rewrite)}.tflite'))
+        assert tg.xnnpack_partitions(path)['cpu_ops'] == cpu
+        assert len(m.subgraphs[0].operators) == (3 if rewrite else 1)
+    m = tg.read_model(FIXTURE)
+    tg.hard_swish_to_float(m)
+    fixed = tg.write_model(m, str(tmp_path / 'fixed.tflite'))
+    x = np.zeros((1, 3, 16, 16), np.float32)
+    rows = int8_breakdown(FIXTURE, FIXTURE, fixed, x, repeat=2, warmup=1, work_dir=str(tmp_path))
+    assert len(rows) == 7 and rows[3][0] == 'the 1 int8 HARD_SWISH alone, TFLite kernel'
+    assert all(r['median'] > 0 and r['min'] <= r['median'] for _, r in rows)

@@ -321,3 +321,24 @@ def xnnpack_partitions(path: str, threads: int = 1) -> Dict[str, object]:
     return dict(partitions=len(delegates), nodes=len(orig),
                 cpu_ops=dict(collections.Counter(key(o) for o in orig if o['index'] not in owner)),
                 delegated=dict(collections.Counter(key(o) for o in orig if o['index'] in owner)))
+
+
+def int8_hard_swish_only(model, rewrite: bool = False) -> int:
+    """Keep only the int8 ``HARD_SWISH`` ops of ``model`` (each one's input a graph input, its output a graph
+    output), rewritten by :func:`hard_swish_to_float` when ``rewrite``: a model that times exactly those ops.
+
+    Returns:
+        int: The number of ``HARD_SWISH`` ops kept.
+    """
+    n = 0
+    for graph in model.subgraphs[:1]:
+        ops = [op for _, op in _int8_hard_swish_ops(model, graph)]
+        graph.operators = ops
+        graph.inputs = np.asarray([int(op.inputs[0]) for op in ops], np.int32)
+        graph.outputs = np.asarray([int(op.outputs[0]) for op in ops], np.int32)
+        n = len(ops)
+    model.subgraphs = model.subgraphs[:1]
+    model.signatureDefs = []
+    if rewrite:
+        hard_swish_to_float(model)
+    return n
