@@ -14,8 +14,8 @@ family on this CPU. Two halves, two environments:
 Export: the BN-folded model (tensor in, tuple out) -> ``torch.export`` -> ``litert_torch.convert``;
 NCHW float32 input as the other runtimes (the converter puts one ``TRANSPOSE`` to NHWC first, which
 XNNPACK runs), outputs in the PyTorch order (detection: the raw head outputs, as the ONNX path).
-**Fixed input size**: litert-torch could take ``torch.export`` dynamic dims, but XNNPACK re-plans on
-every resize, so a ``.tflite`` here is exported for one ``(N, C, H, W)``; segmentation too.
+**Fixed input size**: a ``.tflite`` here is exported for one ``(N, C, H, W)``, segmentation too (litert-torch
+accepts ``torch.export`` dynamic dims; not tried: another size is another export).
 
 int8 (:meth:`LiteRTRuntime.quantize`), ``quantizer=``:
 
@@ -34,8 +34,8 @@ every one runs on TFLite's int8 kernel and splits the delegated graph (V3-Large:
 which is why LiteRT int8 was slower than LiteRT float. ``hard_swish=`` picks the fix
 (:mod:`mmv3.deploy.tflite_graph`): ``'float'`` (default: dequantize / float h-swish / quantize, all in
 XNNPACK), ``'int8'`` (three int8 ops), ``'keep'`` (as the converter wrote it; benchmark mode
-``litert-int8-asis``). ``float_io=True`` (default)
-puts the input quantize / output dequantize inside the graph, so int8 models take and return float32.
+``litert-int8-asis``). ``float_io=True`` (default) puts the input quantize / output dequantize inside the
+graph, so int8 models take and return float32.
 """
 import os
 import os.path as osp
