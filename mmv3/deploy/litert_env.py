@@ -11,12 +11,14 @@ virtual environment that:
   multi-GB torch is downloaded. The project's environment is not modified (pip installs into the new
   environment only; it leaves the numpy 1.x it sees through the ``.pth`` alone).
 
-Where: ``$MMV3_LITERT_ENV`` if set, else ``${XDG_CACHE_HOME:-~/.cache}/mmv3/litert-env/<python tag>-torch<version>``
-(one per interpreter and torch, next to tools/install.sh's mmcv wheel cache). Made by
+Where: ``$MMV3_LITERT_ENV`` if set, else
+``${XDG_CACHE_HOME:-~/.cache}/mmv3/litert-env/<python tag>-torch<version>-<hash of the torch site-packages>`` (one
+per interpreter, torch and environment whose torch it reuses; next to tools/install.sh's mmcv wheel cache). Made by
 ``python tools/deployment/install_litert_env.py`` (tools/install.sh runs it as its last, non-fatal step);
 about 35 s and 1.1 GB here. A stamp file records what was installed; :func:`converter_python` refuses
 in one line naming the install command when the environment is missing or stale.
 """
+import hashlib
 import json
 import os
 import os.path as osp
@@ -62,7 +64,8 @@ def env_dir() -> str:
     if os.environ.get('MMV3_LITERT_ENV'):
         return osp.abspath(os.path.expanduser(os.environ['MMV3_LITERT_ENV']))
     cache = os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache')
-    tag = f'cp{sys.version_info[0]}{sys.version_info[1]}-torch{_torch_version()}'
+    site = hashlib.sha1(_torch_site().encode()).hexdigest()[:8]  # one per environment whose torch it reuses
+    tag = f'cp{sys.version_info[0]}{sys.version_info[1]}-torch{_torch_version()}-{site}'
     return osp.join(cache, 'mmv3', 'litert-env', tag)
 
 

@@ -3,7 +3,7 @@
     python tools/deployment/install_litert_env.py [--env DIR] [--check] [--verbose]
 
 mmv3's environment keeps numpy<2; litert-torch 0.10.0 requires numpy 2. This makes a separate virtual
-environment (default ``${XDG_CACHE_HOME:-~/.cache}/mmv3/litert-env/<python>-torch<version>``, or
+environment (default ``${XDG_CACHE_HOME:-~/.cache}/mmv3/litert-env/<python>-torch<version>-<hash>``, or
 ``$MMV3_LITERT_ENV`` / ``--env``) with ``requirements/litert-convert.txt`` (numpy 2, litert-torch,
 ai-edge-quantizer), reusing this environment's torch through a ``.pth`` file (no second torch download),
 and leaves mmv3's environment as it is. ``--check`` only reports whether it is there and current (exit 1
