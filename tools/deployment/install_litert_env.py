@@ -56,7 +56,8 @@ def main(argv=None):
                         f'exit {e.returncode}); run again with --verbose') from None
     if not st['ok']:
         raise ToolError(st['reason'])
-    print(f'ready in {time.time() - t0:.0f} s, {du(st["env"]) / 2**30:.2f} GiB: {st["env"]}')
+    print(f'ready in {time.time() - t0:.0f} s, {du(st["env"]) / 2**30:.2f} GiB: {st["env"]} (a pip line saying mmv3 '
+          f'requires numpy<2 is about mmv3\'s own environment, which keeps numpy 1.x: expected)')
 
 
 if __name__ == '__main__':
