@@ -132,8 +132,8 @@ def test_export_tool_backend_openvino_and_refusals(tmp_path, capsys):
     assert 'OpenVINO vs PyTorch at 1x3x64x64' in text and '-> OK' in text and out.is_file()
     with pytest.raises(ToolError, match=r'--out for --backend openvino must end with \.xml'):
         mod.main([CLS_CFG, '--backend', 'openvino', '--out', str(tmp_path / 'm.onnx')])
-    with pytest.raises(ToolError, match="'litert' runtime is not implemented"):
-        mod.main([CLS_CFG, '--backend', 'litert'])
+    with pytest.raises(ToolError, match=r'--out for --backend litert must end with \.tflite'):
+        mod.main([CLS_CFG, '--backend', 'litert', '--out', str(tmp_path / 'm.onnx')])
     assert not (tmp_path / 'm.onnx').exists()
 
 
@@ -188,5 +188,5 @@ def test_quantize_tool_openvino_seg_pixel_agreement(tmp_path, capsys):
     assert 'OpenVINO vs PyTorch max abs diff' in text and 'NNCF, preset performance, 2 calibration images' in text
     assert res['agreement']['n'] == 3 and res['agreement']['pixel_agreement'] > 0.9, res['agreement']
     assert res['agreement_bf16']['pixel_agreement'] > 0.98, res['agreement_bf16']
-    with pytest.raises(SystemExit):  # litert has no int8 path here: argparse refuses it
-        mod.main([SEG_CFG, '--backend', 'litert', '--calib-dir', str(city / 'train')])
+    with pytest.raises(SystemExit):  # an unknown backend: argparse refuses it
+        mod.main([SEG_CFG, '--backend', 'tensorrt', '--calib-dir', str(city / 'train')])

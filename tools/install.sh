@@ -15,8 +15,13 @@
 #   4. (before 3) mmengine and requirements/runtime.txt, with numpy<2 pinned (mmcv imports mmengine)
 #   5. mmdet, mmsegmentation, mmpretrain and requirements/tests.txt
 #   6. pip install -e . (the mmv3 package itself)
+#   7. the LiteRT converter environment (tools/deployment/install_litert_env.py): litert-torch needs numpy 2,
+#      so it gets its own venv under ${XDG_CACHE_HOME:-~/.cache}/mmv3/litert-env/ that reuses .venv's torch;
+#      .venv keeps numpy<2. About 35 s and 1.1 GB; MMV3_LITERT=0 skips it; a failure only warns (the LiteRT
+#      export / int8 tests then skip).
 # Environment: PYTHON (interpreter for the venv, default python3), VENV (default .venv),
-#              MMV3_WHEELHOUSE (directory of prebuilt wheels), MAX_JOBS (build parallelism).
+#              MMV3_WHEELHOUSE (directory of prebuilt wheels), MAX_JOBS (build parallelism),
+#              MMV3_LITERT (0: no LiteRT converter environment), MMV3_LITERT_ENV (where it goes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,10 +61,10 @@ CONSTRAINTS="$(mktemp)"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 { echo "numpy<2"; echo "opencv-python<4.12"; } > "$CONSTRAINTS"
 
-say "step 1/6: build tools"
+say "step 1/7: build tools"
 "${PIP[@]}" install -q -r requirements/build.txt || die "could not install build tools"
 
-say "step 2/6: torch + torchvision"
+say "step 2/7: torch + torchvision"
 if have "import torch, torchvision, torchvision.ops; torchvision.ops.nms"; then
     say "  torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
 else
@@ -84,13 +89,13 @@ try_wheel() {  # install a candidate wheel; keep it only if mmcv.ops works with 
     return 1
 }
 
-say "step 3/6: mmengine and the runtime requirements (mmcv imports mmengine)"
+say "step 3/7: mmengine and the runtime requirements (mmcv imports mmengine)"
 MMENGINE_REQ="$(grep '^mmengine' requirements/mminstall.txt)"
 { echo "mmcv==$MMCV_VER"; echo "torch==$TORCH_VER"; echo "$MMENGINE_REQ"; } >> "$CONSTRAINTS"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "$MMENGINE_REQ" -r requirements/runtime.txt \
     || die "could not install mmengine / requirements/runtime.txt"
 
-say "step 4/6: mmcv $MMCV_VER with ops"
+say "step 4/7: mmcv $MMCV_VER with ops"
 if mmcv_ok; then
     say "  mmcv $MMCV_VER with ops already installed"
 else
@@ -128,12 +133,22 @@ else
     fi
 fi
 
-say "step 5/6: OpenMMLab packages and test requirements"
+say "step 5/7: OpenMMLab packages and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r requirements/mminstall.txt -r requirements/tests.txt \
     || die "could not install the OpenMMLab packages"
 
-say "step 6/6: mmv3 (editable)"
+say "step 6/7: mmv3 (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e . || die "pip install -e . failed"
+
+say "step 7/7: LiteRT converter environment (litert-torch, numpy 2, in its own venv reusing this torch)"
+if [[ "${MMV3_LITERT:-1}" == 0 ]]; then
+    say "  skipped (MMV3_LITERT=0): the LiteRT export / int8 tests will skip"
+elif "$PY" tools/deployment/install_litert_env.py --check >/dev/null 2>&1; then
+    say "  already there"
+elif ! "$PY" tools/deployment/install_litert_env.py; then
+    say "  WARNING: could not create it; the LiteRT export / int8 tests will skip" \
+        "(retry: $PY tools/deployment/install_litert_env.py --verbose)"
+fi
 
 "$PY" - <<'EOF' || die "the installed stack does not import"
 import torch, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, mmv3, numpy

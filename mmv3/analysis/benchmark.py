@@ -11,6 +11,9 @@ Modes (``--modes``) are those of the registered runtimes (:func:`mmv3.deploy.run
 - ``ov``, ``ov-bf16``, ``ov-int8``: OpenVINO's CPU plugin on the IR of the same ONNX graph, with the f32
   or the bf16 (AMX) inference-precision hint, or after NNCF int8 quantization (same calibration
   inputs) with the bf16 hint for the layers left in float (:mod:`mmv3.deploy.runtimes.openvino`).
+- ``litert``, ``litert-int8``: LiteRT's interpreter + XNNPACK on the float ``.tflite`` from litert-torch, or
+  the int8 one (PT2E or ai-edge-quantizer, h-swish rewritten so XNNPACK takes the whole graph; same
+  calibration inputs) (:mod:`mmv3.deploy.runtimes.litert`); fixed input size.
 
 Every exported float artifact is checked against PyTorch first (:func:`mmv3.deploy.runtimes.verify`).
 
@@ -178,7 +181,9 @@ def format_results(cands: Sequence[Candidate], modes: Sequence[str], stats, shap
                   '| model | ' + ' | '.join(modes) + ' |', '|---|' + '---|' * len(modes)]
         for c in cands:
             lines.append(f'| {c.label} | ' + ratio_cells(c.label, median_of(base.label)) + ' |')
-    for fm, qm, rt in (('ort', 'ort-int8', 'ONNX Runtime'), ('ov', 'ov-int8', 'OpenVINO')):
+    for fm, qm, rt in (('ort', 'ort-int8', 'ONNX Runtime'), ('ov', 'ov-int8', 'OpenVINO'),
+                       ('litert', 'litert-int8', 'LiteRT'),
+                       ('litert', 'litert-int8-asis', 'LiteRT, int8 as converted')):
         if fm in modes and qm in modes:
             lines += ['', f'int8 speedup ({rt} float / int8 median)', '', '| model | speedup |', '|---|---|']
             for c in cands:

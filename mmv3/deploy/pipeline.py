@@ -29,8 +29,8 @@ def runtime_of_backend(backend: str) -> str:
         raise ToolError(f'--backend must be one of {"|".join(BACKENDS)}, got {backend!r}')
     name = BACKENDS[backend]
     if name not in RUNTIMES.module_dict:  # as build_runtime: Registry.get would try to import a module
-        raise ToolError(f'--backend {backend}: the {name!r} runtime is not implemented yet (issue 16); '
-                        f'use --backend onnx or openvino')
+        raise ToolError(f'--backend {backend}: the {name!r} runtime is not registered; '
+                        f'registered: {", ".join(sorted(RUNTIMES.module_dict))}')
     return name
 
 
@@ -85,7 +85,7 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
 
     Args:
         prep (Prepared): From :func:`prepare`.
-        out (str): Artifact path (``.onnx`` for ONNX Runtime, ``.xml`` for OpenVINO).
+        out (str): Artifact path (``.onnx`` for ONNX Runtime, ``.xml`` for OpenVINO, ``.tflite`` for LiteRT).
         dynamic (bool): Dynamic batch / H / W. Default: False.
         opset (int): ONNX opset (ONNX Runtime; OpenVINO converts that ONNX graph). Default: 17.
         verify (bool): Run the round-trip check. Default: True.
@@ -113,6 +113,10 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
         from .runtimes.openvino import ov_op_counts
         result['ops'] = ov_op_counts(out)
         result['bn_left'] = result['ops'].get('BatchNormInference', 0)
+    elif out.endswith('.tflite'):
+        from .tflite_graph import op_counts
+        result['ops'] = op_counts(out)
+        result['bn_left'] = 0  # (TFLite has no batch-norm op: an unfolded BN would be MUL + ADD)
     if verify:
         shapes = [shape] + [(1, 3) + tuple(s) for s in extra_shapes]
         result['checks'] = verify_runtime(runtime, prep.deploy_model, runtime.load(out), shapes, atol=atol, rtol=rtol)

@@ -1,9 +1,10 @@
 """Single-thread, batch-1 CPU latency of configs: eager, folded-BN + channels_last, ONNX Runtime float / int8,
-OpenVINO f32 / bf16 / int8.
+OpenVINO f32 / bf16 / int8, LiteRT + XNNPACK float / int8.
 
     python tools/analysis_tools/benchmark.py CONFIG [CONFIG ...] [--shape H W] [--repeat 50] [--warmup 10]
-        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8] [--compare] [--calib-dir DIR]
-        [--ov-preset performance|mixed] [--out FILE.md]
+        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,litert,litert-int8] [--compare]
+        [--calib-dir DIR] [--ov-preset performance|mixed] [--litert-quantizer aeq|pt2e]
+        [--litert-hard-swish float|int8|keep] [--out FILE.md]
 
 Prints the median and spread (IQR, min, max) per model and mode. All models of one run are timed
 interleaved, so their ratios are fair. ``--compare`` adds reference implementations in the same run:
@@ -35,7 +36,8 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1, help='CPU threads (torch and ONNX Runtime). Default: 1')
     p.add_argument('--modes', default='eager,fused,ort,ort-int8',
                    help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes): '
-                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8. Default: eager,fused,ort,ort-int8')
+                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,litert,litert-int8. '
+                        'Default: eager,fused,ort,ort-int8')
     p.add_argument('--compare', action='store_true',
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
     p.add_argument('--calib-dir', default=None, help='image folder for int8 calibration (default: random inputs)')
@@ -49,6 +51,11 @@ def parse_args(argv=None):
                    help='int8 graph format (QDQ: no integer hard-sigmoid). Default: QOperator')
     p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
                    help='ov-int8: NNCF quantization preset. Default: performance')
+    p.add_argument('--litert-quantizer', default='aeq', choices=['aeq', 'pt2e'],
+                   help='litert-int8: ai-edge-quantizer or litert-torch PT2E. Default: aeq')
+    p.add_argument('--litert-hard-swish', default='float', choices=['float', 'int8', 'keep'],
+                   help='litert-int8: h-swish as dequantize/float/quantize, three int8 ops, or TFLite\'s int8 '
+                        'HARD_SWISH left as converted (keep: not delegated to XNNPACK). Default: float')
     p.add_argument('--work-dir', default=None, help='where the ONNX files go (default: a temp dir)')
     p.add_argument('--out', default=None, help='also write the Markdown tables (and a .json) here')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -64,6 +71,11 @@ def main(argv=None):
         raise ToolError(f'--threads must be >= 1, got {args.threads}')
     if args.pad_channels < 0:
         raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
+    if any(m.startswith('litert') for m in modes):
+        from mmv3.deploy.litert_env import converter_python
+        from mmv3.deploy.runtimes import build_runtime
+        build_runtime('litert')
+        converter_python()  # refuse in one line before building anything
     torch.set_num_threads(args.threads)
     workdir = make_workdir(args.work_dir)
     cands, shape, task0, calib = [], None, None, None
@@ -95,7 +107,9 @@ def main(argv=None):
                       int8_options=dict(onnxruntime=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
                                                          int8_hard_sigmoid=not args.float_hard_sigmoid,
                                                          quant_format=args.int8_format),
-                                        openvino=dict(preset=args.ov_preset)))
+                                        openvino=dict(preset=args.ov_preset),
+                                        litert=dict(quantizer=args.litert_quantizer,
+                                                    hard_swish=args.litert_hard_swish)))
     stats = time_interleaved(cands, modes, args.repeat, args.warmup, progress=not args.no_progress)
     text = format_results(cands, modes, stats, shape, args.threads)
     if any(m.endswith('-int8') for m in modes) and not args.calib_dir:

@@ -1,4 +1,4 @@
-"""Export a classification / detection / segmentation config to ONNX or OpenVINO IR (BN folded) and check it.
+"""Export a classification / detection / segmentation config to ONNX, OpenVINO IR or LiteRT (BN folded) and check it.
 
     python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] [--shape H W] [--dynamic] [--out FILE]
         [--backend onnx|openvino|litert]
@@ -6,7 +6,9 @@
 ``--backend`` picks the runtime (:data:`mmv3.deploy.pipeline.BACKENDS`): ``onnx`` writes ``.onnx`` and
 checks it with ONNX Runtime (default); ``openvino`` writes the OpenVINO IR (``.xml`` + ``.bin``,
 converted from the same ONNX graph, f32 weights) and checks it with OpenVINO's CPU plugin at f32;
-``litert`` is not implemented yet.
+``litert`` writes a float ``.tflite`` (``torch.export`` -> litert-torch, in the converter environment of
+``python tools/deployment/install_litert_env.py``) for a fixed input size (segmentation too: ``--shape``) and
+checks it with LiteRT's interpreter + XNNPACK.
 
 - cls: output ``logits`` (N, classes).
 - seg: output ``seg_logits`` (N, classes, H, W), resized to the input; dynamic H/W by default.
@@ -27,7 +29,7 @@ from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
 from mmv3.deploy.pipeline import export, prepare, runtime_of_backend
 from mmv3.deploy.runtimes import build_runtime
 
-LABELS = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO'}
+LABELS = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO', 'litert': 'LiteRT'}
 
 
 def parse_args(argv=None):
@@ -40,8 +42,9 @@ def parse_args(argv=None):
                      help='dynamic batch/height/width (default for segmentation)')
     dyn.add_argument('--static', dest='dynamic', action='store_false', help='fixed input size')
     p.add_argument('--backend', default='onnx', choices=['onnx', 'openvino', 'litert'],
-                   help='onnx (.onnx, checked with ONNX Runtime) or openvino (.xml IR). Default: onnx')
-    p.add_argument('--out', help='output file (default: work_dirs/deploy/<config name>.onnx / .xml)')
+                   help='onnx (.onnx, checked with ONNX Runtime), openvino (.xml IR) or litert (.tflite, fixed '
+                        'size). Default: onnx')
+    p.add_argument('--out', help='output file (default: work_dirs/deploy/<config name>.onnx / .xml / .tflite)')
     p.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 14 for HardSwish). Default: 17')
     p.add_argument('--no-fold', action='store_true', help='keep BatchNormalization nodes')
     p.add_argument('--no-verify', action='store_true', help='skip the runtime-vs-PyTorch check')
@@ -58,12 +61,18 @@ def main(argv=None):
     if args.opset < 14:
         raise ToolError(f'--opset must be >= 14 (HardSwish), got {args.opset}')
     backend = runtime_of_backend(args.backend)
-    suffix = build_runtime(backend).suffix  # also refuses a runtime that is not installed, before any work
+    runtime = build_runtime(backend)  # also refuses a runtime that is not installed, before any work
+    suffix = runtime.suffix
     if args.out and not args.out.endswith(suffix):
         raise ToolError(f'--out for --backend {args.backend} must end with {suffix}, got {args.out!r}')
+    if args.dynamic and not runtime.supports_dynamic:
+        raise ToolError(f'--backend {args.backend} exports a fixed input size: drop --dynamic (use --shape H W)')
+    if backend == 'litert':
+        from mmv3.deploy.litert_env import converter_python
+        converter_python()  # the converter environment: refuse in one line before building anything
     label = LABELS.get(backend, backend)
     prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options, fold=not args.no_fold)
-    dynamic = (prep.task == 'seg') if args.dynamic is None else args.dynamic
+    dynamic = (prep.task == 'seg' and runtime.supports_dynamic) if args.dynamic is None else args.dynamic
     out = args.out or osp.join('work_dirs', 'deploy', osp.splitext(osp.basename(args.config))[0] + suffix)
     h, w = prep.shape
     extra = [(h + 64, w + 128)] if dynamic else []
@@ -75,8 +84,8 @@ def main(argv=None):
         raise ToolError(f'{args.backend} export of {args.config} failed: {type(e).__name__}: '
                         f'{first[0] if first else ""}'
                         f'{" (try --static or another --shape)" if dynamic else ""}') from e
-    print(f'task: {prep.task}  input: 1x3x{h}x{w}{"  (dynamic N/H/W)" if dynamic else ""}  opset {args.opset}  '
-          f'backend {args.backend}')
+    print(f'task: {prep.task}  input: 1x3x{h}x{w}{"  (dynamic N/H/W)" if dynamic else ""}'
+          f'{f"  opset {args.opset}" if backend != "litert" else ""}  backend {args.backend}')
     print(f'BN folded into convs: {res["num_folded"]}  BatchNormalization nodes left: {res["bn_left"]}')
     print(f'outputs: {", ".join(res["outputs"])}')
     print(f'wrote {out}')

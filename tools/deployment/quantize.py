@@ -1,12 +1,20 @@
-"""8-bit post-training static quantization (ONNX Runtime or OpenVINO + NNCF) of a config, calibrated on an image folder.
+"""8-bit post-training static quantization (ONNX Runtime, OpenVINO + NNCF or LiteRT) of a config, calibrated on
+an image folder.
 
     python tools/deployment/quantize.py CONFIG [CHECKPOINT] --calib-dir DIR [--eval-dir DIR] [--shape H W]
         [--num-calib 32] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]
-        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR] [--backend onnx|openvino] [--ov-preset performance|mixed]
+        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR] [--backend onnx|openvino|litert]
+        [--ov-preset performance|mixed] [--litert-quantizer aeq|pt2e] [--litert-hard-swish float|int8|keep]
 
 ``--backend openvino``: the OpenVINO IR of the same graph quantized by ``nncf.quantize`` (``--ov-preset``;
 the ONNX Runtime flags below do not apply), the layers left in float run with the bf16 hint; the report
 adds the agreement of OpenVINO's bf16 hint (mode ``ov-bf16``) with f32 on the same images.
+
+``--backend litert``: an int8 ``.tflite`` by ai-edge-quantizer on the float ``.tflite`` (``--litert-quantizer aeq``,
+default) or litert-torch's PT2E quantizer (``pt2e``), per-channel weights unless ``--per-tensor``, then the
+h-swish rewrite that lets XNNPACK run the whole graph (``--litert-hard-swish``; see mmv3/deploy/tflite_graph.py);
+the report adds how many XNNPACK partitions the int8 graph has and which ops are left to TFLite's kernels.
+Needs the converter environment (``python tools/deployment/install_litert_env.py``).
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
@@ -57,10 +65,15 @@ def parse_args(argv=None):
                         'ONNX Runtime runs them faster in float)')
     p.add_argument('--float-hard-sigmoid', action='store_true',
                    help='leave hard-sigmoid in float (dequantize/quantize around it) instead of an integer clip')
-    p.add_argument('--backend', default='onnx', choices=['onnx', 'openvino'],
-                   help='onnx (ONNX Runtime, mmv3\'s recipe) or openvino (NNCF). Default: onnx')
+    p.add_argument('--backend', default='onnx', choices=['onnx', 'openvino', 'litert'],
+                   help='onnx (ONNX Runtime, mmv3\'s recipe), openvino (NNCF) or litert. Default: onnx')
     p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
                    help='openvino: NNCF preset (performance = symmetric activations). Default: performance')
+    p.add_argument('--litert-quantizer', default='aeq', choices=['aeq', 'pt2e'],
+                   help='litert: ai-edge-quantizer or litert-torch PT2E. Default: aeq')
+    p.add_argument('--litert-hard-swish', default='float', choices=['float', 'int8', 'keep'],
+                   help='litert: run int8 h-swish as dequantize/float/quantize (float), three int8 ops (int8) or '
+                        'leave TFLite\'s int8 HARD_SWISH, which XNNPACK does not take (keep). Default: float')
     p.add_argument('--out-dir', default=None, help='default: work_dirs/deploy')
     add_cfg_options(p)
     return p.parse_args(argv)
@@ -73,15 +86,21 @@ def main(argv=None):
     warnings.filterwarnings('ignore')
     backend = runtime_of_backend(args.backend)
     suffix = build_runtime(backend).suffix  # refuses a runtime that is not installed before any work
+    if backend == 'litert':
+        from mmv3.deploy.litert_env import converter_python
+        converter_python()  # the converter environment, refused in one line before any work
     prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options)
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
     name = osp.splitext(osp.basename(args.config))[0]
     fpath, qpath = osp.join(out_dir, f'{name}{suffix}'), osp.join(out_dir, f'{name}.int8{suffix}')
     exp = export(prep, fpath, backend=backend)
-    label = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO'}[backend]
+    label = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO', 'litert': 'LiteRT'}[backend]
     print(f'float: {fpath} ({label} vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
     if backend == 'openvino':
         options = dict(preset=args.ov_preset, also_precisions=['bf16'])
+    elif backend == 'litert':
+        options = dict(quantizer=args.litert_quantizer, per_channel=not args.per_tensor,
+                       hard_swish=args.litert_hard_swish)
     else:
         options = dict(quant_format=args.format, per_channel=not args.per_tensor,
                        activation_type=args.activation_type, calibrate_method=args.calibrate_method,
@@ -92,6 +111,13 @@ def main(argv=None):
     if backend == 'openvino':
         print(f'int8:  {qpath} (NNCF, preset {args.ov_preset}, {res["num_calib"]} calibration images; '
               f'float layers in bf16)')
+    elif backend == 'litert':
+        xnn = res['xnnpack']
+        left = ', '.join(f'{k} x{v}' for k, v in xnn['cpu_ops'].items()) or 'none'
+        print(f'int8:  {qpath} ({args.litert_quantizer}, {"per-tensor" if args.per_tensor else "per-channel"}, '
+              f'{res["num_calib"]} calibration images; h-swish {args.litert_hard_swish}: '
+              f'{res["hard_swish_rewritten"]} rewritten); XNNPACK partitions: {xnn["partitions"]}, '
+              f'ops left to TFLite kernels: {left}')
     else:
         print(f'int8:  {qpath} ({args.format}, {"per-tensor" if args.per_tensor else "per-channel"}, '
               f'{args.activation_type} activations, {res["num_calib"]} calibration images)')
@@ -102,6 +128,8 @@ def main(argv=None):
         extra['agreement_bf16'] = res['agreement_bf16']
         text = format_agreement(prep.task, res['agreement_bf16']).replace('int8', 'bf16')
         print(f'OpenVINO bf16 hint vs f32: {text}')
+    if 'xnnpack' in res:
+        extra['xnnpack'] = res['xnnpack']
     print(json.dumps(dict(agreement=agr, float=fpath, int8=qpath, **extra)))
 
 

@@ -7,7 +7,8 @@ A runtime is one small class registered in :data:`mmv3.registry.RUNTIMES` by nam
 - ``quantize(model, float_path, out_path, calib, **options)`` (optional): the int8 artifact;
 - ``load(path, **mode_options)``: a handle to run; ``run(handle, x)``: numpy in, list of numpy out;
 - ``modes``: the benchmark modes it offers, ``{mode name: mode options}`` (e.g. ``'ort-int8':
-  dict(precision='int8')``; ``fold=False`` = the mode runs the model before BN folding), so
+  dict(precision='int8')``; ``fold=False`` = the mode runs the model before BN folding; ``quant=dict(...)``
+  = options of ``quantize`` the mode fixes, e.g. a diagnostic variant of the int8 artifact), so
   ``tools/analysis_tools/benchmark.py --modes`` knows them all.
 
 :func:`verify` checks any runtime's outputs against PyTorch (the one check behind the export
@@ -43,6 +44,8 @@ class BaseRuntime:
     pip_name = ''
     #: default tolerance of :func:`verify` for float artifacts
     atol, rtol = 1e-4, 1e-3
+    #: whether :meth:`export` can write dynamic N / H / W (``dynamic=True``)
+    supports_dynamic = True
 
     def __init__(self, threads: int = 1):
         if not isinstance(threads, int) or threads < 1:
@@ -113,6 +116,7 @@ class BaseRuntime:
         """
         precision = mode_options.pop('precision', 'fp32')
         mode_options.pop('fold', None)
+        fixed = mode_options.pop('quant', None) or {}
         with torch.no_grad():
             y = model(torch.zeros(*input_shape))
         n_out = len(y) if isinstance(y, (tuple, list)) else 1
@@ -129,8 +133,8 @@ class BaseRuntime:
             if not calib:
                 rng = np.random.default_rng(0)
                 calib = [rng.standard_normal(tuple(input_shape)).astype(np.float32) for _ in range(8)]
-            path = self.artifact(workdir, stem, 'int8')
-            self.quantize(model, fpath, path, calib, **(quant_options or {}))
+            path = self.artifact(workdir, stem, '-'.join(['int8'] + [str(v) for v in fixed.values()]))
+            self.quantize(model, fpath, path, calib, **dict(quant_options or {}, **fixed))
         return self.load(path, precision=precision, **mode_options)
 
 
