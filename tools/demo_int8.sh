@@ -14,7 +14,7 @@
 #              DEMO_DATA (default data/imagenet: generated there if that folder does not exist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
+PY="${PY:-.venv/bin/python}"  # (PY: another interpreter, e.g. a shared environment)
 CONFIG=configs/cls/mobilenet-v3-large_8xb512_in1k.py
 EPOCHS="${DEMO_EPOCHS:-25}"
 SEED="${DEMO_SEED:-0}"
