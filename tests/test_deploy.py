@@ -452,7 +452,8 @@ def test_layer_sensitivity_keeps_one_layer_float_at_a_time(tmp_path):
     # V3-Small: stem conv, 11 bnecks (expand where present, depthwise, SE x2 where present, projection), last conv,
     # the two head layers -- one unit per conv / linear node
     graph = onnx.load(fpath).graph
-    assert len(units) == sum(n.op_type in ('Conv', 'Gemm') for n in graph.node) and units[-1] == '*/model/head/layers.1/*'
+    assert len(units) == sum(n.op_type in ('Conv', 'Gemm') for n in graph.node)
+    assert units[-1] == '*/model/head/layers.1/*'
     rows = layer_sensitivity(prep, fpath, str(tmp_path / 'trial.onnx'), str(tmp_path / 'imagenet/train'),
                              str(tmp_path / 'imagenet/val'), num_calib=4, units=units[-3:], progress=False)
     assert [r['unit'] for r in rows] == [None] + units[-3:] and all(r['agreement']['n'] == 6 for r in rows)

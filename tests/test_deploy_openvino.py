@@ -70,7 +70,8 @@ def test_se_gates_run_as_hsigmoid_in_the_ir_and_the_compiled_graph(tmp_path):
         assert kinds.count('HSigmoid' if hsig else 'HardSigmoid') == num_se
         assert kinds.count('HardSigmoid' if hsig else 'HSigmoid') == 0
         compiled = rt.load(path, precision='bf16').compiled
-        layer_types[hsig] = [op.get_rt_info()['layerType'].astype(str) for op in compiled.get_runtime_model().get_ordered_ops()]
+        runtime_ops = compiled.get_runtime_model().get_ordered_ops()
+        layer_types[hsig] = [op.get_rt_info()['layerType'].astype(str) for op in runtime_ops]
     assert layer_types[True].count('Math') == 0 and layer_types[False].count('Math') == num_se
     assert layer_types[True].count('Reorder') < layer_types[False].count('Reorder')
     res = export(prep, str(tmp_path / 'v.xml'), backend='openvino')  # the default export, checked against PyTorch

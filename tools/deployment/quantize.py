@@ -14,9 +14,7 @@ the agreement of OpenVINO's bf16 hint (mode ``ov-bf16``) with f32 on the same im
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
-calibration on ``--num-calib`` images of ``--calib-dir`` (default 200 for classification: the pooled
-features and the logits are one value per image, so their ranges need many images; 32 otherwise),
-preprocessed with the config's mean/std and BGR->RGB; classification images are resized to H/0.875 on the
+calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and BGR->RGB; classification images are resized to H/0.875 on the
 short side and centre-cropped), after rounding bneck widths up to multiples of 16 with zero channels
 (``--pad-channels``), keeps the 16-channel stem (``--int8-stem`` quantizes it too) and the conv before a
 classifier's global pooling (``--int8-last-conv``) in float, runs every hard-sigmoid (h-swish, SE gates)
@@ -53,8 +51,7 @@ def parse_args(argv=None):
     p.add_argument('--calib-dir', required=True, help='image folder for calibration (any layout, recursive)')
     p.add_argument('--eval-dir', default=None, help='image folder for the agreement check (default: --calib-dir)')
     add_shape(p)
-    p.add_argument('--num-calib', type=int, default=None,
-                   help='calibration images. Default: 200 for classification, 32 otherwise')
+    p.add_argument('--num-calib', type=int, default=32, help='calibration images. Default: 32')
     p.add_argument('--num-eval', type=int, default=None, help='evaluation images (default: all)')
     p.add_argument('--format', default='QOperator', choices=['QDQ', 'QOperator'],
                    help='quantized graph format. Default: QOperator (needed for the int8 hard-sigmoid)')
@@ -101,7 +98,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.pad_channels < 0:
         raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
-    if args.num_calib is not None and args.num_calib < 1:
+    if args.num_calib < 1:
         raise ToolError(f'--num-calib must be >= 1, got {args.num_calib}')
     bad = [p for p in args.keep_float if not p.strip() or p.startswith('-')]
     if bad:
@@ -116,7 +113,6 @@ def main(argv=None):
     exp = export(prep, fpath, backend=backend)
     label = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO'}[backend]
     print(f'float: {fpath} ({label} vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
-    num_calib = args.num_calib or (200 if prep.task == 'cls' else 32)
     if backend == 'openvino':
         recipe = dict(preset=args.ov_preset, activation_range=args.ov_range, int8_eltwise=args.ov_int8_eltwise,
                       keep_float=args.keep_float)
@@ -130,11 +126,11 @@ def main(argv=None):
     if args.sensitivity:
         from mmv3.deploy.sensitivity import format_sensitivity, layer_sensitivity
         table = layer_sensitivity(prep, fpath, osp.join(out_dir, f'{name}.sens{suffix}'), args.calib_dir, eval_dir,
-                                  num_calib, args.num_eval, backend=backend, **recipe)
+                                  args.num_calib, args.num_eval, backend=backend, **recipe)
         print(format_sensitivity(table))
     options = dict(recipe, also_precisions=['bf16']) if backend == 'openvino' else recipe
     try:
-        res = quantize(prep, fpath, qpath, args.calib_dir, eval_dir, num_calib, args.num_eval, backend=backend,
+        res = quantize(prep, fpath, qpath, args.calib_dir, eval_dir, args.num_calib, args.num_eval, backend=backend,
                        **options)
     except ValueError as e:  # e.g. a --keep-float pattern that matches no node
         raise ToolError(str(e)) from None
