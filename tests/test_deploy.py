@@ -200,12 +200,18 @@ def test_quantize_int8_cls_and_seg(tmp_path):
         res = quantize(prep, fpath, qpath, calib_dir, eval_dir, num_calib=6)
         ops = res['ops']
         assert res['num_calib'] == n_calib and ops.get('QLinearConv', 0) > 20  # QOperator graph
-        # every h-swish / SE gate after the (float) stem runs as an integer clip: no hard-sigmoid reads a
-        # dequantized tensor, and the graph quantizes once (after the stem)
+        # every h-swish / SE gate between the float stem and (cls) the float last conv runs as an integer clip:
+        # no hard-sigmoid reads a dequantized tensor; the graph quantizes once after the stem and (cls) once
+        # after the last conv, which reads the one dequantized activation
         graph = onnx.load(qpath).graph
         producer = {o: n.op_type for n in graph.node for o in n.output}
         assert not [n for n in graph.node if n.op_type == 'HardSigmoid' and producer.get(n.input[0]) == 'DequantizeLinear']
-        assert 0 < ops.get('HardSigmoid', 0) <= 2 and ops.get('Clip', 0) >= 10 and ops.get('QuantizeLinear') == 1
+        assert ops.get('Clip', 0) >= 10
+        if prep.task == 'cls':  # V3-Small: stem h-swish + SE gate, the last conv's h-swish; logits in float
+            assert ops['HardSigmoid'] == 3 and ops['QuantizeLinear'] == 2 and ops['DequantizeLinear'] == 1
+            assert producer[graph.output[0].name] == 'QGemm'
+        else:
+            assert 0 < ops['HardSigmoid'] <= 2 and ops['QuantizeLinear'] == 1
         if prep.task == 'seg':  # the final upsampling runs in float, after dequantizing the small logits
             last = {o: n for n in graph.node for o in n.output}[graph.output[0].name]
             assert last.op_type == 'Resize' and producer[last.input[0]] == 'DequantizeLinear'
@@ -294,13 +300,72 @@ def test_float_stem_keeps_the_first_layers_in_float(tmp_path):
     export_onnx(prep.deploy_model, fpath, (1, 3, 64, 64), prep.output_names)
     rng = np.random.default_rng(0)
     calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
-    res = quantize_model(prep.deploy_model, fpath, qpath, calib)  # float stem by default
+    res = quantize_model(prep.deploy_model, fpath, qpath, calib, float_last_conv=False)  # float stem by default
     first = onnx.load(qpath).graph.node[0]
     assert first.op_type == 'Conv' and first.input[0] == 'input'  # the stem conv reads the float input
     # V3-Small's stem: the first conv and the first bneck (depthwise, SE 16->8->16, projection): 5 float convs
     assert res['ops'].get('Conv', 0) == 5 and res['ops'].get('QLinearConv', 0) > 20
-    res = quantize_model(prep.deploy_model, fpath, qpath, calib, float_stem=False)
+    res = quantize_model(prep.deploy_model, fpath, qpath, calib, float_stem=False, float_last_conv=False)
     assert 'Conv' not in res['ops'] and onnx.load(qpath).graph.node[0].op_type == 'QuantizeLinear'
+
+
+def test_last_conv_keep_float_patterns_and_float_logits(tmp_path):
+    """The conv before the classifier's pooling stays float by default; --keep-float patterns keep more (a
+    pattern matching nothing is refused); the logits come out of the QGemm in float."""
+    from mmv3.deploy.graph_passes import float_output_gemm
+    from mmv3.deploy.onnx_export import export_onnx
+    from mmv3.deploy.runtimes import ort_session, quantize_model, run_ort
+    prep = prepare_randomized(CLS_CFG, (64, 64), conv_std=1.0)
+    fpath, qpath = str(tmp_path / 'f.onnx'), str(tmp_path / 'q.onnx')
+    export_onnx(prep.deploy_model, fpath, (1, 3, 64, 64), prep.output_names)
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
+
+    def float_convs(path):
+        return [n.name for n in onnx.load(path).graph.node if n.op_type == 'Conv']
+    quantize_model(prep.deploy_model, fpath, qpath, calib)  # defaults: float stem + float last conv
+    convs = float_convs(qpath)
+    # V3-Small: 5 stem convs and layer12, the 96 -> 576 conv before the global pooling
+    assert len(convs) == 6 and convs[-1] == '/model/backbone/layer12/conv/Conv'
+    graph = onnx.load(qpath).graph
+    conv = next(n for n in graph.node if n.name == convs[-1])
+    users = {}
+    for n in graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    # its h-swish (x * HardSigmoid(x)) and the pooling are float too; the pooled features are quantized
+    assert sorted(n.op_type for n in users[conv.output[0]]) == ['HardSigmoid', 'Mul']
+    mul = next(n for n in users[conv.output[0]] if n.op_type == 'Mul')
+    chain = [mul]
+    while chain[-1].op_type != 'QGemm':
+        (nxt, ) = users[chain[-1].output[0]]
+        chain.append(nxt)
+    assert [n.op_type for n in chain[1:]] == ['GlobalAveragePool', 'Reshape', 'QuantizeLinear', 'QGemm']
+    quantize_model(prep.deploy_model, fpath, qpath, calib, float_last_conv=False)
+    assert len(float_convs(qpath)) == 5
+    res = quantize_model(prep.deploy_model, fpath, qpath, calib, keep_float=['*/layer10/*', '*/head/layers.1/*'])
+    names = float_convs(qpath)
+    assert len(names) == 6 + 5 and sum('/layer10/' in n for n in names) == 5  # expand, dw, SE x2, projection
+    assert res['ops'].get('Gemm', 0) == 1 and res['ops'].get('QGemm', 0) == 1  # the classifier in float
+    with pytest.raises(ValueError, match=r"'\*/layer99/\*' match no node"):
+        quantize_model(prep.deploy_model, fpath, qpath, calib, keep_float=['*/layer99/*'])
+    # float logits: the classifier QGemm writes the graph output; uint8 logits differ by < 1 output step
+    q8 = str(tmp_path / 'q8.onnx')
+    quantize_model(prep.deploy_model, fpath, q8, calib, float_output=False)
+    quantize_model(prep.deploy_model, fpath, qpath, calib)
+    g8 = onnx.load(q8).graph
+    last8 = {o: n for n in g8.node for o in n.output}[g8.output[0].name]
+    assert last8.op_type == 'DequantizeLinear'
+    step = float(onnx.numpy_helper.to_array(next(i for i in g8.initializer if i.name == last8.input[1])))
+    g = onnx.load(qpath).graph
+    last = {o: n for n in g.node for o in n.output}[g.output[0].name]
+    assert last.op_type == 'QGemm' and len(last.input) == 7  # no y_scale / y_zero_point: float output
+    xs = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
+    s8, sf = ort_session(q8), ort_session(qpath)
+    for x in xs:
+        a, b = run_ort(s8, x)[0], run_ort(sf, x)[0]
+        assert np.abs(a - b).max() <= 0.5 * step + 1e-5 and np.abs(a - b).max() > 0  # rounding, no more
+    assert float_output_gemm(qpath) == 0  # nothing left to rewrite
 
 
 def test_quantize_refuses_bad_args(tmp_path):
@@ -350,6 +415,54 @@ def test_quantize_cli_refuses_negative_padding():
     spec.loader.exec_module(mod)
     with pytest.raises(ToolError, match='--pad-channels must be >= 0, got -2'):
         mod.main([CLS_CFG, '--calib-dir', 'unused', '--pad-channels', '-2'])
+    with pytest.raises(ToolError, match='--num-calib must be >= 1, got 0'):
+        mod.main([CLS_CFG, '--calib-dir', 'unused', '--num-calib', '0'])
+    with pytest.raises(ToolError, match="--keep-float takes fnmatch patterns .* got ''"):
+        mod.main([CLS_CFG, '--calib-dir', 'unused', '--keep-float', ''])
+
+
+def test_quantize_cli_keep_float_pattern_without_match_is_one_line(tmp_path):
+    import importlib.util
+
+    from mmv3.testing.sample_data import make_imagenet
+    make_imagenet(str(tmp_path / 'imagenet'), num_train=10, num_val=4, img_size=(72, 72), num_classes=10)
+    spec = importlib.util.spec_from_file_location('quant', osp.join(ROOT, 'tools/deployment/quantize.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(ToolError, match=r"'\*/layer99/\*' match no node of the graph") as e:
+        mod.main([CLS_CFG, '--shape', '64', '64', '--calib-dir', str(tmp_path / 'imagenet/train'),
+                  '--num-calib', '2', '--keep-float', '*/layer99/*', '--out-dir', str(tmp_path / 'out')])
+    assert '\n' not in str(e.value)
+    assert not (tmp_path / 'out' / 'mobilenet-v3-small_8xb512_in1k.int8.onnx').exists()
+
+
+def test_layer_sensitivity_keeps_one_layer_float_at_a_time(tmp_path):
+    from mmv3.deploy.pipeline import export
+    from mmv3.deploy.sensitivity import format_sensitivity, layer_sensitivity, layer_units, module_pattern
+    from mmv3.testing.sample_data import make_imagenet
+    assert module_pattern('/model/backbone/layer7/expand_conv/conv/Conv') == '*/model/backbone/layer7/expand_conv/*'
+    assert module_pattern('/model/backbone/layer7/expand_conv/conv/Conv/WithoutBiases') == \
+        '*/model/backbone/layer7/expand_conv/*'  # OpenVINO's name of the same node
+    assert module_pattern('/model/head/layers.1/fc/Gemm') == '*/model/head/layers.1/*'
+    make_imagenet(str(tmp_path / 'imagenet'), num_train=10, num_val=6, img_size=(72, 72), num_classes=10)
+    prep = prepare_randomized(CLS_CFG, (64, 64), conv_std=1.0)
+    fpath = str(tmp_path / 'f.onnx')
+    export(prep, fpath, verify=False)
+    units = layer_units(fpath)
+    # V3-Small: stem conv, 11 bnecks (expand where present, depthwise, SE x2 where present, projection), last conv,
+    # the two head layers -- one unit per conv / linear node
+    graph = onnx.load(fpath).graph
+    assert len(units) == sum(n.op_type in ('Conv', 'Gemm') for n in graph.node)
+    assert units[-1] == '*/model/head/layers.1/*'
+    rows = layer_sensitivity(prep, fpath, str(tmp_path / 'trial.onnx'), str(tmp_path / 'imagenet/train'),
+                             str(tmp_path / 'imagenet/val'), num_calib=4, units=units[-3:], progress=False)
+    assert [r['unit'] for r in rows] == [None] + units[-3:] and all(r['agreement']['n'] == 6 for r in rows)
+    # the last conv is already float in the recipe: keeping it float changes nothing; the head layers do
+    assert rows[1]['unit'] == '*/model/backbone/layer12/*' and rows[1]['error'] == pytest.approx(rows[0]['error'])
+    assert rows[3]['error'] != pytest.approx(rows[0]['error']) and 0 < rows[0]['error'] < 0.5
+    assert not (tmp_path / 'trial.onnx').exists()
+    text = format_sensitivity(rows)
+    assert text.splitlines()[2].startswith('| (the recipe) |') and len(text.splitlines()) == 2 + 4
 
 
 def test_probe_checkpoint_makes_a_working_classifier(tmp_path):

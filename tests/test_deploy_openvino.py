@@ -48,6 +48,72 @@ def test_openvino_modes_registered():
     assert modes['ov'] == ('openvino', {'precision': 'fp32'})
     assert modes['ov-bf16'] == ('openvino', {'precision': 'bf16'})
     assert modes['ov-int8'] == ('openvino', {'precision': 'int8'})
+    assert modes['ov-int8-nncf'] == ('openvino', {'precision': 'int8', 'tag': 'int8-nncf', 'quant': dict(
+        preset='performance', activation_range='mean_minmax', int8_eltwise=True)})
+
+
+def test_se_gates_run_as_hsigmoid_in_the_ir_and_the_compiled_graph(tmp_path):
+    """The export turns the SE gates' HardSigmoid (a reference f32 kernel with reorders) into HSigmoid: visible
+    in the IR and in the compiled runtime graph; outputs still equal PyTorch."""
+    from mmv3.deploy.pipeline import export
+    from mmv3.deploy.runtimes import build_runtime
+    prep = prepare_spread(CLS_CFG, (64, 64))
+    num_se = sum(type(m).__name__ == 'SELayer' for m in prep.model.modules())
+    assert num_se == 9  # V3-Small
+    rt = build_runtime('openvino')
+    layer_types = {}
+    for hsig in (True, False):
+        path = str(tmp_path / f'm{int(hsig)}.xml')
+        rt.export(prep.deploy_model, path, (1, 3, 64, 64), ['logits'], hsigmoid=hsig)
+        ops = ov.Core().read_model(path).get_ordered_ops()
+        kinds = [op.get_type_name() for op in ops]
+        assert kinds.count('HSigmoid' if hsig else 'HardSigmoid') == num_se
+        assert kinds.count('HardSigmoid' if hsig else 'HSigmoid') == 0
+        compiled = rt.load(path, precision='bf16').compiled
+        runtime_ops = compiled.get_runtime_model().get_ordered_ops()
+        layer_types[hsig] = [op.get_rt_info()['layerType'].astype(str) for op in runtime_ops]
+    assert layer_types[True].count('Math') == 0 and layer_types[False].count('Math') == num_se
+    assert layer_types[True].count('Reorder') < layer_types[False].count('Reorder')
+    res = export(prep, str(tmp_path / 'v.xml'), backend='openvino')  # the default export, checked against PyTorch
+    assert res['ops'].get('HSigmoid') == num_se and res['checks'][0]['ok']
+
+
+def test_nncf_recipe_quantization_points_and_refusals(tmp_path):
+    """mmv3's NNCF recipe leaves residual-add / SE-multiply inputs unquantized (NNCF's default quantizes them);
+    --keep-float patterns reach NNCF's ignored scope; bad values are refused in one line."""
+    from mmv3.deploy.runtimes import build_runtime, quantize_openvino
+    prep = prepare_spread(CLS_CFG, (64, 64), spread=False)
+    rt = build_runtime('openvino')
+    fpath = str(tmp_path / 'f.xml')
+    rt.export(prep.deploy_model, fpath, (1, 3, 64, 64), ['logits'])
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
+
+    def fq_consumers(path):
+        out = {}
+        for op in ov.Core().read_model(path).get_ordered_ops():
+            if op.get_type_name() == 'FakeQuantize':
+                for t in op.output(0).get_target_inputs():
+                    kind = t.get_node().get_type_name()
+                    out.setdefault(kind, []).append(t.get_node().get_friendly_name())
+        return out
+    q = str(tmp_path / 'q.xml')
+    quantize_openvino(fpath, q, calib)
+    ours = fq_consumers(q)
+    assert 'Add' not in ours and 'Multiply' not in ours and len(ours['Convolution']) > 20
+    quantize_openvino(fpath, q, calib, preset='performance', activation_range='mean_minmax', int8_eltwise=True)
+    nncf = fq_consumers(q)
+    assert len(nncf['Add']) >= 2 * 6 and len(nncf['Multiply']) >= 9  # V3-Small: 6 residual adds, 9 SE products
+    quantize_openvino(fpath, q, calib, keep_float=['*/layer12/*'])
+    kept = fq_consumers(q)
+    assert not [n for n in kept['Convolution'] if '/layer12/' in n]
+    assert len(kept['Convolution']) == len(ours['Convolution']) - 1
+    with pytest.raises(ToolError, match="keep-float pattern '\\*/layer99/\\*' matches no node"):
+        quantize_openvino(fpath, q, calib, keep_float=['*/layer99/*'])
+    with pytest.raises(ToolError, match='activation range must be one of minmax, mean_minmax'):
+        quantize_openvino(fpath, q, calib, activation_range='max')
+    with pytest.raises(ToolError, match='NNCF preset must be one of'):
+        quantize_openvino(fpath, q, calib, preset='fast')
 
 
 def test_openvino_export_cls_seg_det_match_pytorch(tmp_path):
@@ -159,13 +225,19 @@ def test_benchmark_cli_openvino_modes(tmp_path, capsys):
     spec.loader.exec_module(mod)
     out = tmp_path / 'bench.md'
     mod.main([CLS_CFG, '--shape', '64', '64', '--repeat', '2', '--warmup', '1', '--compare', '--no-progress',
-              '--modes', 'ort,ov,ov-bf16,ov-int8', '--work-dir', str(tmp_path), '--out', str(out)])
+              '--modes', 'ort,ov,ov-bf16,ov-int8,ov-int8-nncf', '--work-dir', str(tmp_path), '--out', str(out)])
     text = capsys.readouterr().out
     assert 'int8 speedup (OpenVINO float / int8 median)' in text and 'Ratio to ONNX Runtime float' in text
     stats = json.loads((tmp_path / 'bench.json').read_text())
-    # ours + torchvision + timm, each through the same four paths
-    assert len(stats) == 3 * 4 and {k.split('|')[1] for k in stats} == {'ort', 'ov', 'ov-bf16', 'ov-int8'}
-    assert (tmp_path / 'torchvision_mobilenet_v3_small.int8.xml').is_file()
+    # ours + torchvision + timm, each through the same five paths
+    modes = {'ort', 'ov', 'ov-bf16', 'ov-int8', 'ov-int8-nncf'}
+    assert len(stats) == 3 * 5 and {k.split('|')[1] for k in stats} == modes
+    # two int8 IRs per model: mmv3's recipe (no FakeQuantize before an Add) and NNCF's defaults (some)
+    ours, nncf = (tmp_path / f'torchvision_mobilenet_v3_small.{t}.xml' for t in ('int8', 'int8-nncf'))
+    fq_add = [sum(op.get_type_name() == 'FakeQuantize' and any(t.get_node().get_type_name() == 'Add'
+                                                               for t in op.output(0).get_target_inputs())
+                  for op in ov.Core().read_model(str(p)).get_ordered_ops()) for p in (ours, nncf)]
+    assert fq_add[0] == 0 and fq_add[1] > 0
 
 
 def test_quantize_tool_openvino_seg_pixel_agreement(tmp_path, capsys):
@@ -185,7 +257,8 @@ def test_quantize_tool_openvino_seg_pixel_agreement(tmp_path, capsys):
     text = capsys.readouterr().out
     res = json.loads(text.strip().splitlines()[-1])
     assert res['int8'].endswith('.int8.xml') and osp.isfile(res['int8']) and osp.isfile(res['float'])
-    assert 'OpenVINO vs PyTorch max abs diff' in text and 'NNCF, preset performance, 2 calibration images' in text
+    assert 'OpenVINO vs PyTorch max abs diff' in text
+    assert 'NNCF, preset mixed, minmax ranges, bf16 adds/multiplies, 2 calibration images' in text
     assert res['agreement']['n'] == 3 and res['agreement']['pixel_agreement'] > 0.9, res['agreement']
     assert res['agreement_bf16']['pixel_agreement'] > 0.98, res['agreement_bf16']
     with pytest.raises(SystemExit):  # an unknown backend: argparse refuses it

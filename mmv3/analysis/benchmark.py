@@ -8,9 +8,10 @@ Modes (``--modes``) are those of the registered runtimes (:func:`mmv3.deploy.run
 - ``ort-int8``: ONNX Runtime after static int8 quantization (:mod:`mmv3.deploy.runtimes.onnxruntime`:
   bneck widths padded to multiples of 16, QOperator, per-channel, U8S8, hard-sigmoid as an integer
   clip, float stem; calibrated on ``--calib-dir`` images, else on random inputs).
-- ``ov``, ``ov-bf16``, ``ov-int8``: OpenVINO's CPU plugin on the IR of the same ONNX graph, with the f32
-  or the bf16 (AMX) inference-precision hint, or after NNCF int8 quantization (same calibration
-  inputs) with the bf16 hint for the layers left in float (:mod:`mmv3.deploy.runtimes.openvino`).
+- ``ov``, ``ov-bf16``, ``ov-int8``, ``ov-int8-nncf``: OpenVINO's CPU plugin on the IR of the same ONNX
+  graph, with the f32 or the bf16 (AMX) inference-precision hint, or after NNCF int8 quantization (same
+  calibration inputs; mmv3's recipe, or NNCF's defaults) with the bf16 hint for the layers left in float
+  (:mod:`mmv3.deploy.runtimes.openvino`).
 - ``litert``, ``litert-int8``: LiteRT's interpreter + XNNPACK on the float ``.tflite`` from litert-torch, or
   the int8 one (PT2E or ai-edge-quantizer, h-swish rewritten so XNNPACK takes the whole graph; same
   calibration inputs) (:mod:`mmv3.deploy.runtimes.litert`); fixed input size.
@@ -83,12 +84,14 @@ def peer_classifiers(arch: str, widen_factor: float = 1.0, num_classes: int = 10
 
 
 def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str], threads: int, workdir: str,
-                  int8_options: Optional[Dict[str, dict]] = None) -> None:
+                  int8_options: Optional[Dict[str, dict]] = None, export_options: Optional[Dict[str, dict]] = None
+                  ) -> None:
     """Build the per-mode zero-argument callables of ``cand`` through the registered runtimes.
 
     Each mode's runtime prepares (exports, verifies against PyTorch, quantizes, loads) the BN-folded
     model, or the model as built for modes with ``fold=False``. ``int8_options[runtime name]`` go to
-    that runtime's ``quantize`` (ONNX Runtime: channel padding, format, ...; OpenVINO: NNCF preset ...).
+    that runtime's ``quantize`` (ONNX Runtime: channel padding, format, ...; OpenVINO: NNCF preset ...),
+    ``export_options[runtime name]`` to its ``export`` (OpenVINO: ``hsigmoid``).
     """
     from mmv3.deploy.fuse import fold_bn
     from mmv3.deploy.runtimes import all_modes, build_runtime
@@ -106,7 +109,8 @@ def setup_runners(cand: Candidate, shape: Tuple[int, int], modes: Sequence[str],
         rt = runtimes.get(name) or runtimes.setdefault(name, build_runtime(name, threads))
         target = folded if opts.get('fold', True) else model
         handle = rt.prepare(target, full, workdir, stem, calib=cand.calib,
-                            quant_options=(int8_options or {}).get(name), **opts)
+                            quant_options=(int8_options or {}).get(name),
+                            export_options=(export_options or {}).get(name), **opts)
         cand.runners[mode] = rt.bind(handle, x)
 
 

@@ -1,10 +1,10 @@
 """Single-thread, batch-1 CPU latency of configs: eager, folded-BN + channels_last, ONNX Runtime float / int8,
-OpenVINO f32 / bf16 / int8, LiteRT + XNNPACK float / int8.
+OpenVINO f32 / bf16 / int8 (mmv3's recipe, and NNCF's defaults), LiteRT + XNNPACK float / int8.
 
     python tools/analysis_tools/benchmark.py CONFIG [CONFIG ...] [--shape H W] [--repeat 50] [--warmup 10]
-        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,litert,litert-int8] [--compare]
-        [--calib-dir DIR] [--ov-preset performance|mixed] [--litert-quantizer aeq|pt2e]
-        [--litert-hard-swish float|int8|keep] [--out FILE.md]
+        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,litert-int8]
+        [--compare] [--calib-dir DIR] [int8 recipe flags, as tools/deployment/quantize.py]
+        [--litert-quantizer aeq|pt2e] [--litert-hard-swish float|int8|keep] [--out FILE.md]
 
 Prints the median and spread (IQR, min, max) per model and mode. All models of one run are timed
 interleaved, so their ratios are fair. ``--compare`` adds reference implementations in the same run:
@@ -36,7 +36,7 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1, help='CPU threads (torch and ONNX Runtime). Default: 1')
     p.add_argument('--modes', default='eager,fused,ort,ort-int8',
                    help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes): '
-                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,litert,litert-int8. '
+                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,litert-int8. '
                         'Default: eager,fused,ort,ort-int8')
     p.add_argument('--compare', action='store_true',
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
@@ -45,12 +45,24 @@ def parse_args(argv=None):
     p.add_argument('--pad-channels', type=int, default=16, metavar='N',
                    help='int8: round bneck widths up to a multiple of N (0: off). Default: 16')
     p.add_argument('--int8-stem', action='store_true', help='int8: quantize the stem too (default: float stem)')
+    p.add_argument('--int8-last-conv', action='store_true',
+                   help='int8: quantize the conv before the classifier\'s pooling too (default: float)')
+    p.add_argument('--int8-logits', action='store_true', help='int8: uint8 logits (default: float logits)')
+    p.add_argument('--keep-float', nargs='+', default=[], metavar='PATTERN',
+                   help='int8 (ort-int8, ov-int8): also keep the nodes matching these fnmatch patterns in float')
     p.add_argument('--float-hard-sigmoid', action='store_true',
                    help='int8: leave hard-sigmoid in float instead of an integer clip (ablation)')
     p.add_argument('--int8-format', default='QOperator', choices=['QOperator', 'QDQ'],
                    help='int8 graph format (QDQ: no integer hard-sigmoid). Default: QOperator')
-    p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
-                   help='ov-int8: NNCF quantization preset. Default: performance')
+    p.add_argument('--ov-preset', default='mixed', choices=['mixed', 'performance'],
+                   help='ov-int8: NNCF quantization preset (mixed = asymmetric activations). Default: mixed')
+    p.add_argument('--ov-range', default='minmax', choices=['minmax', 'mean_minmax'],
+                   help='ov-int8: activation ranges (global min/max, or NNCF\'s per-image mean). Default: minmax')
+    p.add_argument('--ov-int8-eltwise', action='store_true',
+                   help='ov-int8: also quantize residual-add / SE-multiply inputs (NNCF\'s default)')
+    p.add_argument('--ov-hard-sigmoid', action='store_true',
+                   help='OpenVINO modes: keep the SE gates as HardSigmoid (a reference f32 kernel) instead of '
+                        'HSigmoid (ablation)')
     p.add_argument('--litert-quantizer', default='aeq', choices=['aeq', 'pt2e'],
                    help='litert-int8: ai-edge-quantizer or litert-torch PT2E. Default: aeq')
     p.add_argument('--litert-hard-swish', default='float', choices=['float', 'int8', 'keep'],
@@ -71,6 +83,9 @@ def main(argv=None):
         raise ToolError(f'--threads must be >= 1, got {args.threads}')
     if args.pad_channels < 0:
         raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
+    bad = [p for p in args.keep_float if not p.strip() or p.startswith('-')]
+    if bad:
+        raise ToolError(f'--keep-float takes fnmatch patterns of node names (e.g. \'*/layer16/*\'), got {bad[0]!r}')
     if any(m.startswith('litert') for m in modes):
         from mmv3.deploy.litert_env import converter_python
         from mmv3.deploy.runtimes import build_runtime
@@ -83,7 +98,7 @@ def main(argv=None):
         prep = prepare(config, args.checkpoint if i == 0 else None, shape or args.shape, args.cfg_options,
                        fold=False)
         shape, task0 = shape or prep.shape, task0 or prep.task
-        if args.calib_dir and any(m.endswith('-int8') for m in modes) and calib is None:
+        if args.calib_dir and any('-int8' in m for m in modes) and calib is None:
             _, calib, _ = read_images(prep, args.calib_dir, args.num_calib)
         cands.append(Candidate(osp.splitext(osp.basename(config))[0], prep.model, prep.task, ours=True, calib=calib))
         if i == 0:
@@ -106,13 +121,19 @@ def main(argv=None):
         setup_runners(c, shape, modes, args.threads, workdir,
                       int8_options=dict(onnxruntime=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
                                                          int8_hard_sigmoid=not args.float_hard_sigmoid,
-                                                         quant_format=args.int8_format),
-                                        openvino=dict(preset=args.ov_preset),
+                                                         quant_format=args.int8_format,
+                                                         float_last_conv=not args.int8_last_conv,
+                                                         float_output=not args.int8_logits,
+                                                         keep_float=args.keep_float if c.ours else []),
+                                        openvino=dict(preset=args.ov_preset, activation_range=args.ov_range,
+                                                      int8_eltwise=args.ov_int8_eltwise,
+                                                      keep_float=args.keep_float if c.ours else []),
                                         litert=dict(quantizer=args.litert_quantizer,
-                                                    hard_swish=args.litert_hard_swish)))
+                                                    hard_swish=args.litert_hard_swish)),
+                      export_options=dict(openvino=dict(hsigmoid=not args.ov_hard_sigmoid)))
     stats = time_interleaved(cands, modes, args.repeat, args.warmup, progress=not args.no_progress)
     text = format_results(cands, modes, stats, shape, args.threads)
-    if any(m.endswith('-int8') for m in modes) and not args.calib_dir:
+    if any('-int8' in m for m in modes) and not args.calib_dir:
         text += '\n\n(int8 calibrated on random inputs; pass --calib-dir for real images)'
     print(text)
     if args.out:

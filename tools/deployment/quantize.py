@@ -2,13 +2,17 @@
 an image folder.
 
     python tools/deployment/quantize.py CONFIG [CHECKPOINT] --calib-dir DIR [--eval-dir DIR] [--shape H W]
-        [--num-calib 32] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]
-        [--int8-stem] [--float-hard-sigmoid] [--out-dir DIR] [--backend onnx|openvino|litert]
-        [--ov-preset performance|mixed] [--litert-quantizer aeq|pt2e] [--litert-hard-swish float|int8|keep]
+        [--num-calib N] [--num-eval N] [--format QOperator|QDQ] [--per-tensor] [--pad-channels 16]
+        [--int8-stem] [--int8-last-conv] [--int8-logits] [--float-hard-sigmoid] [--keep-float PATTERN ...]
+        [--out-dir DIR] [--backend onnx|openvino|litert] [--ov-preset mixed|performance]
+        [--ov-range minmax|mean_minmax] [--ov-int8-eltwise] [--litert-quantizer aeq|pt2e]
+        [--litert-hard-swish float|int8|keep] [--sensitivity]
 
-``--backend openvino``: the OpenVINO IR of the same graph quantized by ``nncf.quantize`` (``--ov-preset``;
-the ONNX Runtime flags below do not apply), the layers left in float run with the bf16 hint; the report
-adds the agreement of OpenVINO's bf16 hint (mode ``ov-bf16``) with f32 on the same images.
+``--backend openvino``: the OpenVINO IR of the same graph quantized by ``nncf.quantize`` with mmv3's recipe
+(asymmetric activations ``--ov-preset mixed``, global min/max ranges ``--ov-range minmax``, residual adds
+and SE multiplies left unquantized unless ``--ov-int8-eltwise``; see ``mmv3.deploy.runtimes.openvino``; the
+ONNX Runtime flags below do not apply), the layers left in float run with the bf16 hint; the report adds
+the agreement of OpenVINO's bf16 hint (mode ``ov-bf16``) with f32 on the same images.
 
 ``--backend litert``: an int8 ``.tflite`` by ai-edge-quantizer on the float ``.tflite`` (``--litert-quantizer aeq``,
 default) or litert-torch's PT2E quantizer (``pt2e``), per-channel weights unless ``--per-tensor``, then the
@@ -18,11 +22,12 @@ Needs the converter environment (``python tools/deployment/install_litert_env.py
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
-calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and
-BGR->RGB; classification images are resized to H/0.875 on the short side and centre-cropped), after
-rounding bneck widths up to multiples of 16 with zero channels (``--pad-channels``), keeps the 16-channel
-stem in float (``--int8-stem`` quantizes it too) and runs every hard-sigmoid (h-swish, SE gates) as an
-integer clip (see ``mmv3.deploy.graph_passes.hard_sigmoid_to_clip``); then it
+calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and BGR->RGB; classification images are resized to H/0.875 on the
+short side and centre-cropped), after rounding bneck widths up to multiples of 16 with zero channels
+(``--pad-channels``), keeps the 16-channel stem (``--int8-stem`` quantizes it too) and the conv before a
+classifier's global pooling (``--int8-last-conv``) in float, runs every hard-sigmoid (h-swish, SE gates)
+as an integer clip (see ``mmv3.deploy.graph_passes.hard_sigmoid_to_clip``) and writes a classifier's
+logits in float (``--int8-logits``: uint8, ONNX Runtime's default); then it
 reports the agreement with the float model on ``--eval-dir`` (images used for calibration are left
 out when both folders are the same):
 
@@ -30,6 +35,11 @@ out when both folders are the same):
 - seg: mIoU of the int8 prediction against the float prediction, pixel agreement, and each model's
   mIoU against the Cityscapes ``*_gtFine_labelTrainIds.png`` labels when they are found;
 - det: output errors of the raw head outputs.
+
+``--keep-float PATTERN ...`` leaves more nodes in float (``fnmatch`` on node names such as
+``/model/backbone/layer16/conv/Conv``, e.g. ``'*/layer16/*'``; both backends). ``--sensitivity`` first
+measures each layer alone: the recipe with that one layer kept in float, its output error and agreement
+on ``--eval-dir`` (``mmv3.deploy.sensitivity``; one quantization per layer, minutes), printed as a table.
 """
 import argparse
 import json
@@ -63,12 +73,30 @@ def parse_args(argv=None):
     p.add_argument('--int8-stem', action='store_true',
                    help='quantize the stem too (default: the first conv + first bneck, 16 channels, stay float: '
                         'ONNX Runtime runs them faster in float)')
+    p.add_argument('--int8-last-conv', action='store_true',
+                   help='quantize the conv before a classifier\'s global pooling too (default: float, where int8 '
+                        'costs the most accuracy)')
+    p.add_argument('--int8-logits', action='store_true',
+                   help='quantize the logits to uint8 (ONNX Runtime\'s default; near-ties then round to equal '
+                        'logits) instead of writing them in float')
     p.add_argument('--float-hard-sigmoid', action='store_true',
                    help='leave hard-sigmoid in float (dequantize/quantize around it) instead of an integer clip')
+    p.add_argument('--keep-float', nargs='+', default=[], metavar='PATTERN',
+                   help='also keep the nodes whose names match these fnmatch patterns in float '
+                        '(e.g. \'*/layer16/*\'; both backends)')
     p.add_argument('--backend', default='onnx', choices=['onnx', 'openvino', 'litert'],
                    help='onnx (ONNX Runtime, mmv3\'s recipe), openvino (NNCF) or litert. Default: onnx')
-    p.add_argument('--ov-preset', default='performance', choices=['performance', 'mixed'],
-                   help='openvino: NNCF preset (performance = symmetric activations). Default: performance')
+    p.add_argument('--ov-preset', default='mixed', choices=['mixed', 'performance'],
+                   help='openvino: NNCF preset (mixed = asymmetric activations; performance = symmetric, NNCF\'s '
+                        'default). Default: mixed')
+    p.add_argument('--ov-range', default='minmax', choices=['minmax', 'mean_minmax'],
+                   help='openvino: activation ranges from the global min/max of the calibration set, or the mean '
+                        'of per-image min/max (NNCF\'s default). Default: minmax')
+    p.add_argument('--ov-int8-eltwise', action='store_true',
+                   help='openvino: also quantize the inputs of residual adds and SE multiplies (NNCF\'s default)')
+    p.add_argument('--sensitivity', action='store_true',
+                   help='first measure each layer kept in float alone (one quantization per layer) and print '
+                        'the table')
     p.add_argument('--litert-quantizer', default='aeq', choices=['aeq', 'pt2e'],
                    help='litert: ai-edge-quantizer or litert-torch PT2E. Default: aeq')
     p.add_argument('--litert-hard-swish', default='float', choices=['float', 'int8', 'keep'],
@@ -83,12 +111,20 @@ def main(argv=None):
     args = parse_args(argv)
     if args.pad_channels < 0:
         raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
+    if args.num_calib < 1:
+        raise ToolError(f'--num-calib must be >= 1, got {args.num_calib}')
+    bad = [p for p in args.keep_float if not p.strip() or p.startswith('-')]
+    if bad:
+        raise ToolError(f'--keep-float takes fnmatch patterns of node names (e.g. \'*/layer16/*\'), got {bad[0]!r}')
     warnings.filterwarnings('ignore')
     backend = runtime_of_backend(args.backend)
     suffix = build_runtime(backend).suffix  # refuses a runtime that is not installed before any work
     if backend == 'litert':
         from mmv3.deploy.litert_env import converter_python
         converter_python()  # the converter environment, refused in one line before any work
+    if backend == 'litert' and (args.keep_float or args.sensitivity):
+        raise ToolError('--keep-float and --sensitivity apply to --backend onnx and openvino; the LiteRT int8 '
+                        'recipe has no per-layer float option')
     prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options)
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
     name = osp.splitext(osp.basename(args.config))[0]
@@ -97,19 +133,32 @@ def main(argv=None):
     label = {'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO', 'litert': 'LiteRT'}[backend]
     print(f'float: {fpath} ({label} vs PyTorch max abs diff {exp["checks"][0]["max_abs_diff"]:.2e})')
     if backend == 'openvino':
-        options = dict(preset=args.ov_preset, also_precisions=['bf16'])
+        recipe = dict(preset=args.ov_preset, activation_range=args.ov_range, int8_eltwise=args.ov_int8_eltwise,
+                      keep_float=args.keep_float)
     elif backend == 'litert':
-        options = dict(quantizer=args.litert_quantizer, per_channel=not args.per_tensor,
-                       hard_swish=args.litert_hard_swish)
+        recipe = dict(quantizer=args.litert_quantizer, per_channel=not args.per_tensor,
+                      hard_swish=args.litert_hard_swish)
     else:
-        options = dict(quant_format=args.format, per_channel=not args.per_tensor,
-                       activation_type=args.activation_type, calibrate_method=args.calibrate_method,
-                       pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
-                       float_stem=not args.int8_stem)
-    res = quantize(prep, fpath, qpath, args.calib_dir, args.eval_dir or args.calib_dir, args.num_calib, args.num_eval,
-                   backend=backend, **options)
+        recipe = dict(quant_format=args.format, per_channel=not args.per_tensor,
+                      activation_type=args.activation_type, calibrate_method=args.calibrate_method,
+                      pad_multiple=args.pad_channels, int8_hard_sigmoid=not args.float_hard_sigmoid,
+                      float_stem=not args.int8_stem, float_last_conv=not args.int8_last_conv,
+                      float_output=not args.int8_logits, keep_float=args.keep_float)
+    eval_dir = args.eval_dir or args.calib_dir
+    if args.sensitivity:
+        from mmv3.deploy.sensitivity import format_sensitivity, layer_sensitivity
+        table = layer_sensitivity(prep, fpath, osp.join(out_dir, f'{name}.sens{suffix}'), args.calib_dir, eval_dir,
+                                  args.num_calib, args.num_eval, backend=backend, **recipe)
+        print(format_sensitivity(table))
+    options = dict(recipe, also_precisions=['bf16']) if backend == 'openvino' else recipe
+    try:
+        res = quantize(prep, fpath, qpath, args.calib_dir, eval_dir, args.num_calib, args.num_eval, backend=backend,
+                       **options)
+    except ValueError as e:  # e.g. a --keep-float pattern that matches no node
+        raise ToolError(str(e)) from None
     if backend == 'openvino':
-        print(f'int8:  {qpath} (NNCF, preset {args.ov_preset}, {res["num_calib"]} calibration images; '
+        print(f'int8:  {qpath} (NNCF, preset {args.ov_preset}, {args.ov_range} ranges, '
+              f'{"int8" if args.ov_int8_eltwise else "bf16"} adds/multiplies, {res["num_calib"]} calibration images; '
               f'float layers in bf16)')
     elif backend == 'litert':
         xnn = res['xnnpack']

@@ -7,8 +7,8 @@ A runtime is one small class registered in :data:`mmv3.registry.RUNTIMES` by nam
 - ``quantize(model, float_path, out_path, calib, **options)`` (optional): the int8 artifact;
 - ``load(path, **mode_options)``: a handle to run; ``run(handle, x)``: numpy in, list of numpy out;
 - ``modes``: the benchmark modes it offers, ``{mode name: mode options}`` (e.g. ``'ort-int8':
-  dict(precision='int8')``; ``fold=False`` = the mode runs the model before BN folding; ``quant=dict(...)``
-  = options of ``quantize`` the mode fixes, e.g. a diagnostic variant of the int8 artifact), so
+  dict(precision='int8')``; ``fold=False`` = the mode runs the model before BN folding; ``quant``:
+  quantization options of that mode over the tool's, with ``tag`` naming its int8 artifact), so
   ``tools/analysis_tools/benchmark.py --modes`` knows them all.
 
 :func:`verify` checks any runtime's outputs against PyTorch (the one check behind the export
@@ -98,7 +98,7 @@ class BaseRuntime:
 
     def prepare(self, model: nn.Module, input_shape: Sequence[int], workdir: str, stem: str,
                 calib: Optional[Sequence[np.ndarray]] = None, quant_options: Optional[dict] = None,
-                **mode_options):
+                export_options: Optional[dict] = None, **mode_options):
         """Export (and quantize) ``model``, verify the float artifact against PyTorch, load it.
 
         Args:
@@ -108,21 +108,24 @@ class BaseRuntime:
             stem (str): File name stem.
             calib (list[np.ndarray], optional): Calibration inputs for ``precision='int8'``
                 (default: 8 random inputs).
-            quant_options (dict, optional): Options of :meth:`quantize`.
-            **mode_options: One entry of :attr:`modes` (``precision`` ...).
+            quant_options (dict, optional): Options of :meth:`quantize` (a mode's own ``quant`` options
+                override them).
+            export_options (dict, optional): Options of :meth:`export`.
+            **mode_options: One entry of :attr:`modes` (``precision``, ``quant``, ``tag`` ...).
 
         Returns:
             The handle of :meth:`load`.
         """
         precision = mode_options.pop('precision', 'fp32')
         mode_options.pop('fold', None)
-        fixed = mode_options.pop('quant', None) or {}
+        quant_options = dict(quant_options or {}, **mode_options.pop('quant', {}))
+        tag = mode_options.pop('tag', precision)
         with torch.no_grad():
             y = model(torch.zeros(*input_shape))
         n_out = len(y) if isinstance(y, (tuple, list)) else 1
         fpath = self.artifact(workdir, stem)
         if fpath not in self._exported:
-            self.export(model, fpath, input_shape, [f'out{i}' for i in range(n_out)])
+            self.export(model, fpath, input_shape, [f'out{i}' for i in range(n_out)], **(export_options or {}))
             check = verify(self, model, self.load(fpath), [input_shape])[0]
             if not check['ok']:
                 raise ToolError(f'{self.name} export of {stem} differs from PyTorch: max abs diff '
@@ -133,8 +136,8 @@ class BaseRuntime:
             if not calib:
                 rng = np.random.default_rng(0)
                 calib = [rng.standard_normal(tuple(input_shape)).astype(np.float32) for _ in range(8)]
-            path = self.artifact(workdir, stem, '-'.join(['int8'] + [str(v) for v in fixed.values()]))
-            self.quantize(model, fpath, path, calib, **dict(quant_options or {}, **fixed))
+            path = self.artifact(workdir, stem, tag)
+            self.quantize(model, fpath, path, calib, **quant_options)
         return self.load(path, precision=precision, **mode_options)
 
 

@@ -91,7 +91,7 @@ class LiteRTRuntime(BaseRuntime):
 
     runtime_name = 'litert'
     modes = {'litert': dict(precision='fp32'), 'litert-int8': dict(precision='int8'),
-             'litert-int8-asis': dict(precision='int8', quant=dict(hard_swish='keep'))}
+             'litert-int8-asis': dict(precision='int8', tag='int8-asis', quant=dict(hard_swish='keep'))}
     suffix = '.tflite'
     requires = ('ai_edge_litert', )
     pip_name = "'mmv3[optional]' (or: pip install ai-edge-litert==2.3.0)"

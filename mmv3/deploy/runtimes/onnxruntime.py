@@ -12,10 +12,13 @@ int8 (what :meth:`OnnxRuntime.quantize` does):
 3. ``quantize_static`` over the calibration inputs (:mod:`mmv3.deploy.calibration`), MinMax
    calibration, **per-channel** int8 weights (symmetric) and uint8 activations (asymmetric) --
    U8S8, the fast path of ONNX Runtime's x86 kernels (VNNI) -- in **QOperator** format (explicit
-   ``QLinearConv``, ``QLinearMul``, ...) or ``QDQ`` format. The 16-channel stem and the final
-   ``Resize`` of a segmentation model stay in float (:func:`mmv3.deploy.graph_passes.float_nodes`);
+   ``QLinearConv``, ``QLinearMul``, ...) or ``QDQ`` format. The 16-channel stem, the conv before a
+   classifier's global pooling and the final ``Resize`` of a segmentation model stay in float
+   (:func:`mmv3.deploy.graph_passes.float_nodes`);
 4. :func:`mmv3.deploy.graph_passes.hard_sigmoid_to_clip` (QOperator): every hard-sigmoid becomes
-   one integer ``Clip`` on the producer's uint8 output.
+   one integer ``Clip`` on the producer's uint8 output;
+5. :func:`mmv3.deploy.graph_passes.float_output_gemm` (QOperator): a classifier's last ``QGemm``
+   writes float logits instead of uint8 ones rounded to the output grid.
 """
 import copy
 import glob
@@ -29,7 +32,7 @@ import torch.nn as nn
 from mmv3.registry import RUNTIMES
 
 from ..calibration import ImageFolderReader
-from ..graph_passes import float_nodes, hard_sigmoid_to_clip
+from ..graph_passes import float_nodes, float_output_gemm, hard_sigmoid_to_clip
 from ..onnx_export import DEFAULT_OPSET, export_onnx, onnx_op_counts
 from .base import BaseRuntime
 
@@ -61,7 +64,8 @@ def run_ort(session, x: np.ndarray) -> List[np.ndarray]:
 
 def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndarray], per_channel: bool = True,
                   quant_format: str = 'QOperator', activation_type: str = 'uint8', calibrate_method: str = 'minmax',
-                  input_name: str = 'input', int8_hard_sigmoid: bool = True, float_stem: bool = True) -> str:
+                  input_name: str = 'input', int8_hard_sigmoid: bool = True, float_stem: bool = True,
+                  float_last_conv: bool = True, keep_float: Sequence[str] = (), float_output: bool = True) -> str:
     """Post-training static quantization of ``float_path`` into ``out_path``.
 
     Args:
@@ -79,6 +83,13 @@ def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndar
             channels: V3's first conv and first bneck, at 1/2 resolution) in float, where ONNX Runtime's
             uint8 kernels are slower than its float ones (see :func:`stem_nodes`). Default: True.
             The final output ``Resize`` of a segmentation model always stays float (:func:`float_nodes`).
+        float_last_conv (bool): Keep the conv feeding a classifier's global pooling (and its h-swish) in
+            float (:func:`mmv3.deploy.graph_passes.pool_conv_nodes`: V3-Large's 160 -> 960 conv at 7x7,
+            where int8 costs the most accuracy; no-op for models without one). Default: True.
+        keep_float (list[str]): ``fnmatch`` patterns of node names also left in float
+            (:func:`mmv3.deploy.graph_passes.match_nodes`, e.g. ``'*/head/layers.1/*'``). Default: none.
+        float_output (bool): A classifier's last ``QGemm`` writes float logits instead of uint8 ones
+            (:func:`mmv3.deploy.graph_passes.float_output_gemm`; QOperator only). Default: True.
 
     Returns:
         str: ``out_path``.
@@ -105,7 +116,7 @@ def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndar
     pre_path = out_path[:-len('.onnx')] + '.preprocessed.onnx' if out_path.endswith('.onnx') else out_path + '.pre'
     quant_pre_process(float_path, pre_path, skip_symbolic_shape=False)
     try:
-        exclude = float_nodes(pre_path, float_stem)
+        exclude = float_nodes(pre_path, float_stem, keep_float, float_last_conv)
         quantize_static(
             pre_path, out_path, _Reader(calib_arrays, input_name), quant_format=formats[quant_format.lower()],
             per_channel=per_channel, activation_type=acts[activation_type.lower()], weight_type=QuantType.QInt8,
@@ -115,6 +126,8 @@ def quantize_onnx(float_path: str, out_path: str, calib_arrays: Sequence[np.ndar
             os.remove(p)
     if int8_hard_sigmoid and quant_format.lower() == 'qoperator':
         hard_sigmoid_to_clip(out_path)
+    if float_output and quant_format.lower() == 'qoperator':
+        float_output_gemm(out_path)
     return out_path
 
 
@@ -171,7 +184,8 @@ class OnnxRuntime(BaseRuntime):
 
     def quantize(self, model, float_path, out_path, calib, **options):
         """:func:`quantize_model` (``pad_multiple``, ``per_channel``, ``quant_format``, ``activation_type``,
-        ``calibrate_method``, ``int8_hard_sigmoid``, ``float_stem``)."""
+        ``calibrate_method``, ``int8_hard_sigmoid``, ``float_stem``, ``float_last_conv``, ``keep_float``,
+        ``float_output``)."""
         return quantize_model(model, float_path, out_path, calib, **options)
 
     def load(self, path, **mode_options):
