@@ -46,7 +46,8 @@ def test_litert_modes_registered():
     modes = all_modes()
     assert modes['litert'] == ('litert', {'precision': 'fp32'})
     assert modes['litert-int8'] == ('litert', {'precision': 'int8'})
-    assert modes['litert-int8-asis'] == ('litert', {'precision': 'int8', 'quant': {'hard_swish': 'keep'}})
+    assert modes['litert-int8-asis'] == ('litert', {'precision': 'int8', 'tag': 'int8-asis',
+                                                    'quant': {'hard_swish': 'keep'}})
 
 
 def test_int8_hard_swish_is_what_xnnpack_leaves_out_and_the_passes_bring_it_back(tmp_path):
@@ -269,7 +270,7 @@ def test_benchmark_cli_litert_modes(tmp_path, capsys):
     stats = json.loads((tmp_path / 'bench.json').read_text())
     assert {k.split('|')[1] for k in stats} == {'ort', 'litert', 'litert-int8-asis', 'litert-int8'}
     stem = 'mobilenet_v3_small_8xb512_in1k'
-    asis, fixed = tmp_path / f'{stem}.int8-keep.tflite', tmp_path / f'{stem}.int8.tflite'
+    asis, fixed = tmp_path / f'{stem}.int8-asis.tflite', tmp_path / f'{stem}.int8.tflite'
     assert asis.is_file() and fixed.is_file()
     p = tg.xnnpack_partitions(str(tmp_path / f'{stem}.tflite'))
     assert p['partitions'] == 1 and p['cpu_ops'] == {}  # XNNPACK runs the whole float graph (verified in prepare)
