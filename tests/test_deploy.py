@@ -17,6 +17,9 @@ DET_CFG = osp.join(ROOT, 'configs/det/ssdlite_mobilenet-v3-small-reduced_8xb24-6
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
+from onnx import numpy_helper  # noqa: E402
+
+from mmv3.deploy.onnx_export import onnx_op_counts  # noqa: E402
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -307,6 +310,30 @@ def test_float_stem_keeps_the_first_layers_in_float(tmp_path):
     assert res['ops'].get('Conv', 0) == 5 and res['ops'].get('QLinearConv', 0) > 20
     res = quantize_model(prep.deploy_model, fpath, qpath, calib, float_stem=False, float_last_conv=False)
     assert 'Conv' not in res['ops'] and onnx.load(qpath).graph.node[0].op_type == 'QuantizeLinear'
+
+
+def test_ort_default_int8_mode_is_onnxruntimes_own_recipe(tmp_path):
+    """ort-int8-default: quantize_static's defaults (QDQ, per-tensor, int8 activations), none of mmv3's passes."""
+    from mmv3.deploy.runtimes import all_modes, build_runtime
+    from mmv3.deploy.runtimes.onnxruntime import ORT_DEFAULTS
+    name, opts = all_modes()['ort-int8-default']
+    assert name == 'onnxruntime' and opts['quant'] == ORT_DEFAULTS and opts['tag'] == 'int8-default'
+    prep = prepare_randomized(CLS_CFG, (64, 64))
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(4)]
+    rt = build_runtime('onnxruntime')
+    rt.prepare(prep.deploy_model, (1, 3, 64, 64), str(tmp_path), 'm', calib=calib,
+               quant_options=dict(pad_multiple=16), **all_modes()['ort-int8-default'][1])
+    ops = onnx_op_counts(str(tmp_path / 'm.int8-default.onnx'))
+    assert ops.get('QuantizeLinear', 0) > 10 and ops.get('DequantizeLinear', 0) > 10  # QDQ
+    assert 'QLinearConv' not in ops and 'Clip' not in ops  # no QOperator graph, no integer hard-sigmoid
+    assert ops.get('HardSigmoid', 0) + ops.get('HardSwish', 0) > 0  # the float gates stay as exported
+    m = onnx.load(str(tmp_path / 'm.int8-default.onnx'))
+    scales = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer if i.name.endswith('_scale')}
+    assert scales and all(v.size == 1 for v in scales.values())  # per-tensor weights and activations
+    zps = [numpy_helper.to_array(i) for i in m.graph.initializer if i.name.endswith('_zero_point')]
+    assert zps and not any(z.dtype == np.uint8 for z in zps)  # int8 activations (S8S8; biases int32)
+    assert any(z.dtype == np.int8 for z in zps)
 
 
 def test_last_conv_keep_float_patterns_and_float_logits(tmp_path):

@@ -8,6 +8,8 @@ Modes (``--modes``) are those of the registered runtimes (:func:`mmv3.deploy.run
 - ``ort-int8``: ONNX Runtime after static int8 quantization (:mod:`mmv3.deploy.runtimes.onnxruntime`:
   bneck widths padded to multiples of 16, QOperator, per-channel, U8S8, hard-sigmoid as an integer
   clip, float stem; calibrated on ``--calib-dir`` images, else on random inputs).
+- ``ort-int8-default``: ONNX Runtime's own default static int8 (``quantize_static`` defaults: QDQ, per-tensor,
+  int8 activations; none of mmv3's passes): what a user of another model gets from the standard tooling.
 - ``ov``, ``ov-bf16``, ``ov-int8``, ``ov-int8-nncf``: OpenVINO's CPU plugin on the IR of the same ONNX
   graph, with the f32 or the bf16 (AMX) inference-precision hint, or after NNCF int8 quantization (same
   calibration inputs; mmv3's recipe, or NNCF's defaults) with the bf16 hint for the layers left in float

@@ -2,7 +2,8 @@
 OpenVINO f32 / bf16 / int8 (mmv3's recipe, and NNCF's defaults), LiteRT + XNNPACK float / int8.
 
     python tools/analysis_tools/benchmark.py CONFIG [CONFIG ...] [--shape H W] [--repeat 50] [--warmup 10]
-        [--threads 1] [--modes eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,litert-int8]
+        [--threads 1] [--modes eager,fused,ort,ort-int8,ort-int8-default,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,
+        litert-int8]
         [--compare] [--calib-dir DIR] [int8 recipe flags, as tools/deployment/quantize.py]
         [--litert-quantizer aeq|pt2e] [--litert-hard-swish float|int8|keep] [--out FILE.md]
 
@@ -36,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1, help='CPU threads (torch and ONNX Runtime). Default: 1')
     p.add_argument('--modes', default='eager,fused,ort,ort-int8',
                    help='comma-separated modes of the registered runtimes (mmv3.deploy.runtimes): '
-                        'eager,fused,ort,ort-int8,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,litert-int8. '
+                        'eager,fused,ort,ort-int8,ort-int8-default,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,litert-int8. '
                         'Default: eager,fused,ort,ort-int8')
     p.add_argument('--compare', action='store_true',
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')

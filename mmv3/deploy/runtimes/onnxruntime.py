@@ -166,16 +166,26 @@ def quantize_model(model: nn.Module, float_onnx: str, int8_onnx: str, calib: Seq
     return dict(path=int8_onnx, num_calib=len(calib), padded_blocks=padded, ops=onnx_op_counts(int8_onnx))
 
 
+#: ``onnxruntime.quantization.quantize_static``'s own defaults (QDQ, per-tensor weights, int8 activations, MinMax)
+#: with none of mmv3's passes: what a user of another model gets from ONNX Runtime's standard tooling (mode
+#: ``ort-int8-default``, the int8 path of the peers in issue 16's comparison).
+ORT_DEFAULTS = dict(quant_format='QDQ', per_channel=False, activation_type='int8', calibrate_method='minmax',
+                    pad_multiple=0, int8_hard_sigmoid=False, float_stem=False, float_last_conv=False,
+                    float_output=False, keep_float=())
+
+
 @RUNTIMES.register_module(name='onnxruntime')
 class OnnxRuntime(BaseRuntime):
-    """ONNX Runtime on the CPU: float (mode ``ort``) and mmv3's int8 recipe (mode ``ort-int8``).
+    """ONNX Runtime on the CPU: float (mode ``ort``), mmv3's int8 recipe (mode ``ort-int8``) and ONNX Runtime's
+    default static int8 (mode ``ort-int8-default``, :data:`ORT_DEFAULTS`).
 
     Args:
         threads (int): Intra-op threads. Default: 1.
     """
 
     runtime_name = 'onnxruntime'
-    modes = {'ort': dict(precision='fp32'), 'ort-int8': dict(precision='int8')}
+    modes = {'ort': dict(precision='fp32'), 'ort-int8': dict(precision='int8'),
+             'ort-int8-default': dict(precision='int8', tag='int8-default', quant=ORT_DEFAULTS)}
     suffix = '.onnx'
     requires = ('onnx', 'onnxruntime')
 
