@@ -287,3 +287,33 @@ def test_table_times_layers_as_the_backbone_builds_them(seed, tmp_path):
     assert kinds.count(Conv2dSame) == own.count(Conv2dSame) > 0
     assert kinds.count(QSigmoid) == own.count(QSigmoid) > 0
     assert {k for k, _ in items[:-1]}.isdisjoint(k for k, _ in plain[:-1])  # cached apart from the plain layers
+
+
+def test_timings_are_scaled_by_the_interleaved_reference(tmp_path, monkeypatch):
+    """A machine that halves its speed between two timings of the same block: the reference workload timed
+    with each brings both onto the table's scale (the first timing of the reference)."""
+    import time
+
+    class Cost(nn.Module):
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds = seconds
+
+    speed = dict(factor=1.0)
+
+    def fake_bind(module, shape, stem):
+        cost = 0.002 if stem == 'reference' else module.seconds
+        return lambda: time.sleep(cost * speed['factor'])
+
+    lut = LatencyTable('ort', cache_dir=str(tmp_path), repeat=5, warmup=1, clock='wall', progress=False)
+    monkeypatch.setattr(lut, '_bind', fake_bind)
+    a, b = lut.time_modules([(Cost(0.004), (1, )), (Cost(0.008), (1, ))])
+    assert lut.reference_ms == pytest.approx(2.0, rel=0.3)
+    assert b / a == pytest.approx(2.0, rel=0.2)  # interleaved: the ratio of the two is kept
+    speed['factor'] = 2.0  # the machine slows down
+    (a2, ) = lut.time_modules([(Cost(0.004), (1, ))])
+    assert a2 == pytest.approx(a, rel=0.2)  # without the reference scale it would be 2x
+    raw = lut._time_interleaved([fake_bind(Cost(0.004), (1, ), 'x')])[0]
+    assert raw == pytest.approx(2 * a, rel=0.2)
+    assert json.loads(open(lut.path).read())['entries']['reference 1x1 32-96, dw3x3 96, 1x1 96-32 relu 56x56'] == \
+        pytest.approx(lut.reference_ms)  # the scale is cached with the table

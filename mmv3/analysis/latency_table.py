@@ -8,13 +8,20 @@ runtime (name, version, threads), the clock and the layer. A whole network's lat
 
     sum(block latencies) + k x parameters
 
-The sum alone misses systematically: a standalone layer runs with its weights hot in the cache,
-while the whole network streams all of its weights every call (on this machine: V3-Large at
-96x96 on ONNX Runtime, blocks sum to ~1.2 ms, the network takes ~2.3 ms; at 224x224, ~4.1 vs
-~5.6 ms: a nearly size-independent ~1.1-1.5 ms). So the prediction adds one measured
-per-network term, ``k`` ms per parameter, ``k`` = (the seed's measured latency - its block sum)
-/ its parameters (:meth:`LatencyTable.calibrate`, cached too): the seed is the calibration
-point, every other width is a prediction.
+The sum alone misses systematically, in a direction that depends on the machine and the input size:
+a standalone block pays its own call overhead and layout conversions but keeps its weights hot in
+the cache, while the whole network streams all of its weights every call. (Quiet, on the table's
+scale, V3-Large on ONNX Runtime: at 96x96 the blocks sum to 1.53 ms and the network takes 1.71 ms;
+at 224x224, 5.60 vs 4.54 ms.) So the prediction adds one per-network term, ``k`` ms per parameter,
+``k`` = (the seed's measured latency - its block sum) / its parameters (:meth:`LatencyTable.calibrate`,
+cached too): the seed is the calibration point, every other width is a prediction.
+
+Time scale: the machine's speed drifts (on this shared 2-core machine the same V3-Large at 128x128
+measured 2.6-3.7 ms from one call of a tool to the next, quiet, both clocks agreeing), so a block
+measured now and one measured an hour later are not comparable as they are. Every timing is
+therefore interleaved with a fixed reference workload and scaled by (the reference's latency when
+the table was started) / (the reference now) (:meth:`LatencyTable.time_modules`): entries, networks
+and predictions are all on one scale, whenever they were measured.
 
 Clock: with one thread the default is the thread's CPU time (``time.thread_time``): on a shared,
 loaded machine wall-clock latency mostly measures the wait for a core (here: 10 ms wall vs
@@ -38,6 +45,9 @@ import torch
 import torch.nn as nn
 
 from mmv3.apis.errors import ToolError
+
+#: cache key of the reference workload's latency (the table's time scale, :meth:`LatencyTable.time_modules`)
+REFERENCE_KEY = 'reference 1x1 32-96, dw3x3 96, 1x1 96-32 relu 56x56'
 
 #: ``--runtime`` names -> registered runtime names
 RUNTIME_ALIASES = {'ort': 'onnxruntime', 'onnxruntime': 'onnxruntime', 'torch': 'torch', 'openvino': 'openvino'}
@@ -173,7 +183,7 @@ class LatencyTable:
         self._rt = None
         version = runtime_version(self.runtime_name) if measure is None else 'custom'
         self.context = dict(machine=machine_key(), runtime=self.runtime_name, version=version, threads=threads,
-                            clock=clock, percentile=percentile)
+                            clock=clock, percentile=percentile, scale='reference-interleaved')
         cache_dir = cache_dir or osp.join(osp.expanduser('~'), '.cache', 'mmv3', 'latency')
         digest = hashlib.sha1(json.dumps(self.context, sort_keys=True).encode()).hexdigest()[:12]
         self.path = osp.join(cache_dir, f'lut_{self.runtime_name}_{digest}.json')
@@ -197,13 +207,72 @@ class LatencyTable:
         return self._rt
 
     def time_module(self, module: nn.Module, input_shape: Sequence[int], stem: str = 'block') -> float:
-        """Median latency (ms) of ``module`` (tensor in, tuple out) on a random input of ``input_shape``."""
+        """Latency (ms, the table's statistic, on the reference scale) of ``module`` (tensor in, tuple out) on a
+        random input of ``input_shape``."""
+        if self._measure_fn is not None:
+            return float(self._measure_fn(module.eval(), tuple(int(v) for v in input_shape)))
+        return self.time_modules([(module, input_shape)], stem)[0]
+
+    def time_modules(self, items: Sequence[Tuple[nn.Module, Sequence[int]]], stem: str = 'block') -> List[float]:
+        """Latencies (ms) of several modules timed **interleaved** with the reference workload.
+
+        Each is exported and loaded through the runtime; then ``repeat`` rounds call every one of them and
+        the reference once each (in a rotating order), so a slow phase of the machine hits all alike. Each
+        latency is its statistic (``percentile``) times ``reference_ms / reference now``: on this shared
+        machine the same network measured 2.6-3.7 ms from one call of a tool to the next (machine speed
+        drift, not the network), and the scaling puts every entry of the table, whenever it was measured, on
+        the scale of the moment the reference was first timed (:attr:`reference_ms`, cached with the table).
+        """
+        if self._measure_fn is not None:
+            return [self.time_module(m, s) for m, s in items]
+        fns = [self._bind(m, s, stem) for m, s in items] + [self._reference_fn()]
+        stats = self._time_interleaved(fns)
+        scale = self._reference_scale(stats[-1])
+        return [t * scale for t in stats[:-1]]
+
+    def _time_interleaved(self, fns: Sequence[Callable[[], object]]) -> List[float]:
+        """The statistic (ms) of each callable over ``repeat`` interleaved rounds (after ``warmup`` calls each)."""
+        for fn in fns:
+            for _ in range(self.warmup):
+                fn()
+        now = time.thread_time if self.clock == 'cpu' else time.perf_counter
+        times = [[] for _ in fns]
+        for r in range(self.repeat):
+            for j in range(len(fns)):
+                i = (j + r) % len(fns)
+                t0 = now()
+                fns[i]()
+                times[i].append((now() - t0) * 1e3)
+        return [float(np.percentile(t, self.percentile)) for t in times]
+
+    def _reference_fn(self) -> Callable[[], object]:
+        """The reference workload (built once per table): a fixed bneck-like block (1x1 32->96, depthwise 3x3,
+        1x1 96->32 at 56x56, ReLU), run through the same runtime."""
+        if getattr(self, '_ref', None) is None:
+            torch.manual_seed(0)
+            ref = nn.Sequential(nn.Conv2d(32, 96, 1), nn.ReLU(), nn.Conv2d(96, 96, 3, padding=1, groups=96), nn.ReLU(),
+                                nn.Conv2d(96, 32, 1))
+            self._ref = self._bind(_Tuple(ref), (1, 32, 56, 56), 'reference')
+        return self._ref
+
+    def _reference_scale(self, ref_now: float) -> float:
+        """``reference_ms / ref_now``; the first timing of the reference on this table defines ``reference_ms``."""
+        if REFERENCE_KEY not in self.entries:
+            self.entries[REFERENCE_KEY] = ref_now
+            self.save()
+        return self.entries[REFERENCE_KEY] / ref_now
+
+    @property
+    def reference_ms(self) -> Optional[float]:
+        """The reference workload's latency (ms) when this table's scale was set (None: not yet)."""
+        return self.entries.get(REFERENCE_KEY)
+
+    def _bind(self, module: nn.Module, input_shape: Sequence[int], stem: str) -> Callable[[], object]:
+        """Export (BN folded) + verify + load ``module`` through the runtime; a zero-argument callable running it."""
         module = module.eval()
         input_shape = tuple(int(v) for v in input_shape)
         self._calls = getattr(self, '_calls', 0) + 1
         stem = f'{stem}_{self._calls}'  # a fresh artifact per timing (the runtime caches by path)
-        if self._measure_fn is not None:
-            return float(self._measure_fn(module, input_shape))
         from mmv3.deploy.fuse import count_bn, fold_bn
         x = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
         target = module
@@ -217,16 +286,7 @@ class LatencyTable:
         handle = rt.prepare(target, input_shape, self._tmp, stem, **opts)
         for path in glob.glob(osp.join(self._tmp, stem + '.*')):
             os.remove(path)  # loaded: the artifact is not needed any more
-        fn = rt.bind(handle, x)
-        for _ in range(self.warmup):
-            fn()
-        now = time.thread_time if self.clock == 'cpu' else time.perf_counter
-        times = []
-        for _ in range(self.repeat):
-            t0 = now()
-            fn()
-            times.append((now() - t0) * 1e3)
-        return float(np.percentile(times, self.percentile))
+        return rt.bind(handle, x)
 
     def save(self) -> None:
         """Write the cache (atomically)."""
@@ -343,10 +403,16 @@ class LatencyTable:
         return self.overhead_per_mparam
 
     def measure_network(self, model: nn.Module, input_hw: Tuple[int, int], stem: str = 'network') -> float:
-        """Measured whole-network latency (ms) of a classifier (the same runtime, threads and timing)."""
+        """Measured whole-network latency (ms) of a classifier (the same runtime, threads, timing and scale)."""
+        return self.measure_networks([model], input_hw, stem)[0]
+
+    def measure_networks(self, models: Sequence[nn.Module], input_hw: Tuple[int, int], stem: str = 'network'
+                         ) -> List[float]:
+        """Whole-network latencies (ms) of several classifiers, timed interleaved (:meth:`time_modules`)."""
         from mmv3.apis import TaskWrapper
-        wrapped = model if isinstance(model, TaskWrapper) else TaskWrapper(model, 'cls')
-        return self.time_module(wrapped.eval(), (1, 3) + tuple(input_hw), stem=stem)
+        shape = (1, 3) + tuple(input_hw)
+        wrapped = [m if isinstance(m, TaskWrapper) else TaskWrapper(m, 'cls') for m in models]
+        return self.time_modules([(w.eval(), shape) for w in wrapped], stem=stem)
 
 
 __all__ = ['LatencyTable', 'HeadBlock', 'machine_key', 'layer_key', 'layer_sizes', 'resolve_runtime']
