@@ -201,7 +201,10 @@ def test_measured_stop_meets_the_target_where_the_prediction_misleads(seed, tmp_
             pts = [(h['block_sum_ms'], h['params'], h['measured_ms']) for h in hist]
             refit = LatencyTable('fake', cache_dir=str(tmp_path / 'c2'), measure=measure, progress=False)
             assert state['overhead_per_mparam'] == pytest.approx(refit.fit_overhead(pts))
+        assert all(h['measured_ratio'] == pytest.approx(h['measured_ms'] / h['seed_ms']) for h in hist)
         final[stop] = (state['final']['measured_ms'], state['target_ms'], state['seed_measured_ms'])
+        if stop == 'measured':  # measured interleaved with the seed: the ratio decides
+            assert state['final']['measured_ratio'] <= 0.9 < hist[-2]['measured_ratio']
     measured, target, seed_ms = final['measured']
     assert target == pytest.approx(0.9 * seed_ms)  # the target is a fraction of the seed's measured latency
     assert measured <= target
@@ -317,3 +320,17 @@ def test_timings_are_scaled_by_the_interleaved_reference(tmp_path, monkeypatch):
     assert raw == pytest.approx(2 * a, rel=0.2)
     assert json.loads(open(lut.path).read())['entries']['reference 1x1 32-96, dw3x3 96, 1x1 96-32 relu 56x56'] == \
         pytest.approx(lut.reference_ms)  # the scale is cached with the table
+
+
+def test_uniform_match_is_decided_by_interleaved_timing_with_the_target(seed, tmp_path):
+    from mmv3.search.uniform import match_latency, uniform_overrides
+    cfg, model = seed
+    lut = make_lut(tmp_path)
+    lut.calibrate(model, HW)
+    bb = model.backbone
+    target = build_variant(cfg, uniform_overrides(cfg, bb.plan, 0.75, len(bb.layer_names)))
+    pred = lut.predict(model, target.backbone.plan, HW)
+    alpha, _, tried = match_latency(lut, cfg, model, HW, pred, [1.0, 0.875, 0.75, 0.625, 0.5], target_model=target)
+    assert alpha == 0.75 and len(tried) == 3
+    best = next(t for t in tried if t['alpha'] == 0.75)
+    assert best['measured_ratio'] == pytest.approx(1.0) and best['measured_ms'] == pytest.approx(best['target_ms'])

@@ -67,9 +67,9 @@ def main(argv=None):
     na = build_variant(cfg, ov_na)
     na.load_state_dict(get_state_dict(load_checkpoint_safely(osp.join(args.netadapt_dir, 'netadapt_final.pth'))))
     na.eval()
-    na_ms = float(np.median([lut.measure_network(na, hw) for _ in range(args.rounds)]))
     alphas = [round(1.0 - 0.025 * i, 3) for i in range(21)]
-    alpha, ov_u, tried = match_latency(lut, cfg, seed, hw, na_ms, alphas)
+    na_pred = lut.predict(seed, na.backbone.plan, hw)  # shortlist by the table, decide by interleaved timing
+    alpha, ov_u, tried = match_latency(lut, cfg, seed, hw, na_pred, alphas, target_model=na)
     budget = state['step'] * state['settings']['short_iters'] + state['settings']['long_iters']
     uni = build_variant(cfg, ov_u)
     sd, _ = populate_state_dict(seed.state_dict(), seed.backbone.plan, uni.backbone.plan, seed.backbone.spec,

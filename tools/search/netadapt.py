@@ -11,9 +11,9 @@ that share it) is the smallest shrink in steps of 8 channels that cuts ``--delta
 latency in the look-up table's prediction (tools/analysis_tools/latency_table.py, measured lazily
 on this machine and cached); it starts from the previous step's weights (largest-L1 filters),
 is fine-tuned for ``--short-iters`` iterations, scored by dAcc / |dLatency| on the val split; the
-best is kept, until the chosen network's measured latency (``--stop measured``, the default; the median of
-``--measurements`` timings) or its predicted latency (``--stop predicted``) is <= ``--target-ratio`` x the
-seed's; then the result is fine-tuned for ``--long-iters``. Every measured network refits the table's
+best is kept, until the chosen network's latency measured interleaved with the seed's (``--stop measured``,
+the default; the median ratio of ``--measurements`` timings) or its predicted latency (``--stop predicted``) is
+<= ``--target-ratio`` x the seed's; then the result is fine-tuned for ``--long-iters``. Every measured network refits the table's
 weight-streaming term, so each step's proposals are predicted from all measurements so far. Writes
 DIR/step_XX.json, DIR/netadapt.png, DIR/netadapt_final.py (``_base_`` = CONFIG, only
 ``model.backbone.arch_overrides``) and DIR/netadapt_final.pth. Killed, a rerun with the same arguments
@@ -48,10 +48,10 @@ def parse_args(argv=None):
     p.add_argument('--max-val-batches', type=int, default=None, help='evaluate on at most N val batches')
     p.add_argument('--max-steps', type=int, default=None, help='stop after N steps in this run (rerun resumes)')
     p.add_argument('--stop', default='measured', choices=['measured', 'predicted'],
-                   help="what must meet the target: the chosen network's measured latency (median of "
-                        "--measurements timings) or the table's prediction. Default: measured")
+                   help="what must meet the target: the chosen network's latency measured interleaved with the "
+                        "seed's (ratio, median of --measurements timings) or the table's prediction. Default: measured")
     p.add_argument('--measurements', type=int, default=3,
-                   help='timings of each measured network (their median is used). Default: 3')
+                   help='interleaved timings of each measured network with the seed (medians). Default: 3')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_cfg_options(p)
     return p.parse_args(argv)
