@@ -331,6 +331,6 @@ def test_uniform_match_is_decided_by_interleaved_timing_with_the_target(seed, tm
     target = build_variant(cfg, uniform_overrides(cfg, bb.plan, 0.75, len(bb.layer_names)))
     pred = lut.predict(model, target.backbone.plan, HW)
     alpha, _, tried = match_latency(lut, cfg, model, HW, pred, [1.0, 0.875, 0.75, 0.625, 0.5], target_model=target)
-    assert alpha == 0.75 and len(tried) == 3
+    assert alpha == 0.75 and 2 <= len(tried) <= 5  # a bisection over the five alphas
     best = next(t for t in tried if t['alpha'] == 0.75)
     assert best['measured_ratio'] == pytest.approx(1.0) and best['measured_ms'] == pytest.approx(best['target_ms'])

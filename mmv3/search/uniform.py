@@ -41,10 +41,11 @@ def match_latency(lut, cfg, seed_model, input_hw, target_ms: float, alphas: Sequ
                   measure_top: int = 3, target_model=None) -> Tuple[float, Dict[int, dict], List[dict]]:
     """The alpha of ``alphas`` whose measured latency is closest to ``target_ms`` (or to ``target_model``'s).
 
-    The table's prediction ranks the alphas by ``|predicted - target_ms|``; the ``measure_top`` best are
-    measured. With ``target_model`` each is timed interleaved with it (``measured_ratio`` = candidate /
-    target model, the closest to 1 wins: the same conditions as the final comparison); without, each alone
-    against ``target_ms``.
+    With ``target_model``: a bisection over the alphas (latency grows with the width) on the ratio
+    candidate / target model, each candidate timed interleaved with the target model (the conditions of
+    the final comparison); the alpha whose ratio is closest to 1 wins (about log2(len(alphas)) + 2
+    timings). Without: the table's prediction ranks the alphas by ``|predicted - target_ms|`` and the
+    ``measure_top`` best are timed alone against ``target_ms``.
 
     Returns:
         (float, dict, list[dict]): alpha, its overrides and the candidates measured (alpha, predicted, measured).
@@ -52,20 +53,38 @@ def match_latency(lut, cfg, seed_model, input_hw, target_ms: float, alphas: Sequ
     from .common import build_variant
     bb = seed_model.backbone
     cands = []
-    for a in alphas:
+    for a in sorted(alphas, reverse=True):
         ov = uniform_overrides(cfg, bb.plan, a, len(bb.layer_names))
         if ov is None:
             continue
         pred = lut.predict(seed_model, override_widths(bb.plan, ov), input_hw)
         cands.append(dict(alpha=a, overrides=ov, predicted_ms=pred))
-    cands.sort(key=lambda c: abs(c['predicted_ms'] - target_ms))
-    for c in cands[:measure_top]:
-        net = build_variant(cfg, c['overrides'])
-        if target_model is None:
-            c['measured_ms'] = lut.measure_network(net, input_hw)
+    if not cands:
+        raise ValueError('no uniform multiplier of the given alphas can be written as widths of the seed')
+    if target_model is None:
+        cands.sort(key=lambda c: abs(c['predicted_ms'] - target_ms))
+        for c in cands[:measure_top]:
+            c['measured_ms'] = lut.measure_network(build_variant(cfg, c['overrides']), input_hw)
             c['measured_ratio'] = c['measured_ms'] / target_ms
-        else:
-            c['measured_ms'], c['target_ms'] = lut.measure_networks([net, target_model], input_hw)
+        best = min(cands[:measure_top], key=lambda c: abs(c['measured_ratio'] - 1))
+        return best['alpha'], best['overrides'], cands[:measure_top]
+
+    def ratio(i):
+        c = cands[i]
+        if 'measured_ratio' not in c:
+            c['measured_ms'], c['target_ms'] = lut.measure_networks(
+                [build_variant(cfg, c['overrides']), target_model], input_hw)
             c['measured_ratio'] = c['measured_ms'] / c['target_ms']
-    best = min(cands[:measure_top], key=lambda c: abs(c['measured_ratio'] - 1))
-    return best['alpha'], best['overrides'], cands[:measure_top]
+        return c['measured_ratio']
+
+    lo, hi = 0, len(cands) - 1  # widest (slowest) ... narrowest (fastest)
+    if ratio(lo) > 1 and ratio(hi) < 1:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if ratio(mid) >= 1:
+                lo = mid
+            else:
+                hi = mid
+    tried = [c for c in cands if 'measured_ratio' in c]
+    best = min(tried, key=lambda c: abs(c['measured_ratio'] - 1))
+    return best['alpha'], best['overrides'], tried
