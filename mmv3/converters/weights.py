@@ -41,9 +41,10 @@ CONVERTED = {
         task='Image Classification',
         dataset='ImageNet-1k val',
         metrics={'Top 1 Accuracy (TF slim)': 75.2},
-        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_1.0_float/ema mobilenet-v3-large_tf-slim.pth '
-                 '--source slim --arch large'),
-        test='python tools/test.py configs/cls/mobilenet-v3-large_tf-slim_in1k.py mobilenet-v3-large_tf-slim.pth',
+        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_1.0_float/ema '
+                 'mobilenet-v3-large_tf-slim.pth --source slim --arch large'),
+        test=('python tools/test.py configs/cls/mobilenet-v3-large_tf-slim_in1k.py '
+              'mobilenet-v3-large_tf-slim.pth'),
     ),
     'mobilenet-v3-large-075_tf-slim_in1k': dict(
         source='TF slim (research/slim/nets/mobilenet) v3-large_224_0.75_float',
@@ -52,9 +53,10 @@ CONVERTED = {
         task='Image Classification',
         dataset='ImageNet-1k val',
         metrics={'Top 1 Accuracy (TF slim)': 73.3},
-        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_0.75_float/ema mobilenet-v3-large-075_tf-slim.pth '
-                 '--source slim --arch large'),
-        test='python tools/test.py configs/cls/mobilenet-v3-large-075_tf-slim_in1k.py mobilenet-v3-large-075_tf-slim.pth',
+        convert=('python tools/model_converters/tf2mmv3.py v3-large_224_0.75_float/ema '
+                 'mobilenet-v3-large-075_tf-slim.pth --source slim --arch large'),
+        test=('python tools/test.py configs/cls/mobilenet-v3-large-075_tf-slim_in1k.py '
+              'mobilenet-v3-large-075_tf-slim.pth'),
     ),
     'mobilenet-v3-small_tf-slim_in1k': dict(
         source='TF slim (research/slim/nets/mobilenet) v3-small_224_1.0_float',
@@ -63,9 +65,10 @@ CONVERTED = {
         task='Image Classification',
         dataset='ImageNet-1k val',
         metrics={'Top 1 Accuracy (TF slim)': 67.5},
-        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_1.0_float/ema mobilenet-v3-small_tf-slim.pth '
-                 '--source slim --arch small'),
-        test='python tools/test.py configs/cls/mobilenet-v3-small_tf-slim_in1k.py mobilenet-v3-small_tf-slim.pth',
+        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_1.0_float/ema '
+                 'mobilenet-v3-small_tf-slim.pth --source slim --arch small'),
+        test=('python tools/test.py configs/cls/mobilenet-v3-small_tf-slim_in1k.py '
+              'mobilenet-v3-small_tf-slim.pth'),
     ),
     'mobilenet-v3-small-075_tf-slim_in1k': dict(
         source='TF slim (research/slim/nets/mobilenet) v3-small_224_0.75_float',
@@ -74,9 +77,10 @@ CONVERTED = {
         task='Image Classification',
         dataset='ImageNet-1k val',
         metrics={'Top 1 Accuracy (TF slim)': 65.4},
-        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_0.75_float/ema mobilenet-v3-small-075_tf-slim.pth '
-                 '--source slim --arch small'),
-        test='python tools/test.py configs/cls/mobilenet-v3-small-075_tf-slim_in1k.py mobilenet-v3-small-075_tf-slim.pth',
+        convert=('python tools/model_converters/tf2mmv3.py v3-small_224_0.75_float/ema '
+                 'mobilenet-v3-small-075_tf-slim.pth --source slim --arch small'),
+        test=('python tools/test.py configs/cls/mobilenet-v3-small-075_tf-slim_in1k.py '
+              'mobilenet-v3-small-075_tf-slim.pth'),
     ),
     # DeepLab's released LR-ASPP Cityscapes models (research/deeplab/g3doc/model_zoo.md; val mIoU at output
     # stride 32, single scale, as the zoo reports it): not Table 7 rows 8 / 11 (the configs list the flags).
@@ -87,8 +91,8 @@ CONVERTED = {
         task='Semantic Segmentation',
         dataset='Cityscapes val',
         metrics={'mIoU (DeepLab model zoo)': 72.41},
-        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_large_cityscapes_trainfine/model.ckpt lraspp_v3_large_tf-deeplab.pth '
-                 '--source deeplab --arch large'),
+        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_large_cityscapes_trainfine/model.ckpt '
+                 'lraspp_v3_large_tf-deeplab.pth --source deeplab --arch large'),
         test=('python tools/test.py configs/seg/lraspp_v3_large_tf-deeplab_cityscapes.py '
               'lraspp_v3_large_tf-deeplab.pth'),
     ),
@@ -99,8 +103,8 @@ CONVERTED = {
         task='Semantic Segmentation',
         dataset='Cityscapes val',
         metrics={'mIoU (DeepLab model zoo)': 68.99},
-        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_small_cityscapes_trainfine/model.ckpt lraspp_v3_small_tf-deeplab.pth '
-                 '--source deeplab --arch small'),
+        convert=('python tools/model_converters/tf2mmv3.py deeplab_mnv3_small_cityscapes_trainfine/model.ckpt '
+                 'lraspp_v3_small_tf-deeplab.pth --source deeplab --arch small'),
         test=('python tools/test.py configs/seg/lraspp_v3_small_tf-deeplab_cityscapes.py '
               'lraspp_v3_small_tf-deeplab.pth'),
     ),

@@ -22,8 +22,8 @@ Needs the converter environment (``python tools/deployment/install_litert_env.py
 
 Exports the BN-folded float model (as tools/deployment/export_onnx.py, static shape), quantizes it with
 ``onnxruntime.quantization.quantize_static`` (per-channel int8 weights, uint8 activations, MinMax
-calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and BGR->RGB; classification images are resized to H/0.875 on the
-short side and centre-cropped), after rounding bneck widths up to multiples of 16 with zero channels
+calibration on ``--num-calib`` images of ``--calib-dir``, preprocessed with the config's mean/std and BGR->RGB;
+classification images are resized to H/0.875 on the short side and centre-cropped), after rounding bneck widths up to multiples of 16 with zero channels
 (``--pad-channels``), keeps the 16-channel stem (``--int8-stem`` quantizes it too) and the conv before a
 classifier's global pooling (``--int8-last-conv``) in float, runs every hard-sigmoid (h-swish, SE gates)
 as an integer clip (see ``mmv3.deploy.graph_passes.hard_sigmoid_to_clip``) and writes a classifier's

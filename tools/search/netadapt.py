@@ -13,8 +13,8 @@ on this machine and cached); it starts from the previous step's weights (largest
 is fine-tuned for ``--short-iters`` iterations, scored by dAcc / |dLatency| on the val split; the
 best is kept, until the chosen network's latency measured interleaved with the seed's (``--stop measured``,
 the default; the median ratio of ``--measurements`` timings) or its predicted latency (``--stop predicted``) is
-<= ``--target-ratio`` x the seed's; then the result is fine-tuned for ``--long-iters``. Every measured network refits the table's
-weight-streaming term, so each step's proposals are predicted from all measurements so far. Writes
+<= ``--target-ratio`` x the seed's; then the result is fine-tuned for ``--long-iters``. Every measured network
+refits the table's weight-streaming term, so each step's proposals are predicted from all measurements so far. Writes
 DIR/step_XX.json, DIR/netadapt.png, DIR/netadapt_final.py (``_base_`` = CONFIG, only
 ``model.backbone.arch_overrides``) and DIR/netadapt_final.pth. Killed, a rerun with the same arguments
 continues after the last finished step.
