@@ -80,7 +80,7 @@ def prepare(config, checkpoint: Optional[str] = None, shape: Optional[Sequence[i
 
 def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, verify: bool = True,
            atol: Optional[float] = None, rtol: Optional[float] = None, extra_shapes: Sequence[Sequence[int]] = (),
-           backend: str = 'onnxruntime') -> Dict[str, object]:
+           backend: str = 'onnxruntime', **export_options) -> Dict[str, object]:
     """Export ``prep.deploy_model`` to ``out`` with ``backend`` and check the runtime against PyTorch.
 
     Args:
@@ -94,6 +94,7 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
         extra_shapes (list): More ``(H, W)`` to verify (dynamic models).
         backend (str): A registered runtime (:data:`BACKENDS` maps the tools' ``--backend`` names).
             Default: ``'onnxruntime'``.
+        **export_options: More options of the runtime's ``export`` (e.g. OpenVINO's ``hsigmoid``).
 
     Returns:
         dict: ``path``, ``outputs`` (names), ``ops`` (op histogram, ONNX), ``num_folded``, ``bn_left``
@@ -103,6 +104,7 @@ def export(prep: Prepared, out: str, dynamic: bool = False, opset: int = 17, ver
     names = prep.output_names
     shape = (1, 3) + tuple(prep.shape)
     options = dict(opset=opset) if backend in ('onnxruntime', 'openvino') else {}
+    options.update(export_options)
     runtime.export(prep.deploy_model, out, shape, names, dynamic=dynamic, **options)
     result = dict(path=out, outputs=names, num_folded=prep.num_folded, checks=[])
     if out.endswith('.onnx'):

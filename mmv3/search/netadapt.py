@@ -360,8 +360,8 @@ class NetAdapt:
             atomic_write_text(json.dumps(state, indent=1), self._path('state.json'))
             plot_history(self._path('netadapt.png'), state['history'])
             self.log(f'[netadapt] step {step}: chose {rec["name"]}: predicted {q.predicted:.3f} ms (measured '
-                     f'{lat["measured_ms"]:.3f}, {lat["measured_ratio"]:.3f} x the seed), top-1 {rec["accuracy"]:.2f}%; '
-                     f'streaming term {k:.4f} ms per M params'
+                     f'{lat["measured_ms"]:.3f}, {lat["measured_ratio"]:.3f} x the seed), '
+                     f'top-1 {rec["accuracy"]:.2f}%; streaming term {k:.4f} ms per M params'
                      + (f' (refitted on {len(state["history"])} measured networks)' if self.stop == 'measured' else ''))
             done_now += 1
         return self.finish(state, current, overrides)

@@ -3,9 +3,8 @@ OpenVINO f32 / bf16 / int8 (mmv3's recipe, and NNCF's defaults), LiteRT + XNNPAC
 
     python tools/analysis_tools/benchmark.py CONFIG [CONFIG ...] [--shape H W] [--repeat 50] [--warmup 10]
         [--threads 1] [--modes eager,fused,ort,ort-int8,ort-int8-default,ov,ov-bf16,ov-int8,ov-int8-nncf,litert,
-        litert-int8]
-        [--compare] [--calib-dir DIR] [int8 recipe flags, as tools/deployment/quantize.py]
-        [--litert-quantizer aeq|pt2e] [--litert-hard-swish float|int8|keep] [--out FILE.md]
+        litert-int8] [--compare] [--calib-dir DIR] [--out FILE.md]
+        [int8 recipe flags, the same as tools/deployment/quantize.py's: mmv3/deploy/recipe_args.py]
 
 Prints the median and spread (IQR, min, max) per model and mode. All models of one run are timed
 interleaved, so their ratios are fair. ``--compare`` adds reference implementations in the same run:
@@ -25,6 +24,7 @@ from mmv3.analysis.benchmark import (Candidate, format_results, make_workdir, mm
 from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
 from mmv3.deploy.calibration import read_images
 from mmv3.deploy.pipeline import prepare
+from mmv3.deploy.recipe_args import add_int8_args, check_int8_args, export_options, int8_options
 
 
 def parse_args(argv=None):
@@ -43,32 +43,7 @@ def parse_args(argv=None):
                    help='also time torchvision/timm MobileNetV3 (cls) or mmseg\'s LR-ASPP config (seg)')
     p.add_argument('--calib-dir', default=None, help='image folder for int8 calibration (default: random inputs)')
     p.add_argument('--num-calib', type=int, default=32, help='calibration images. Default: 32')
-    p.add_argument('--pad-channels', type=int, default=16, metavar='N',
-                   help='int8: round bneck widths up to a multiple of N (0: off). Default: 16')
-    p.add_argument('--int8-stem', action='store_true', help='int8: quantize the stem too (default: float stem)')
-    p.add_argument('--int8-last-conv', action='store_true',
-                   help='int8: quantize the conv before the classifier\'s pooling too (default: float)')
-    p.add_argument('--int8-logits', action='store_true', help='int8: uint8 logits (default: float logits)')
-    p.add_argument('--keep-float', nargs='+', default=[], metavar='PATTERN',
-                   help='int8 (ort-int8, ov-int8): also keep the nodes matching these fnmatch patterns in float')
-    p.add_argument('--float-hard-sigmoid', action='store_true',
-                   help='int8: leave hard-sigmoid in float instead of an integer clip (ablation)')
-    p.add_argument('--int8-format', default='QOperator', choices=['QOperator', 'QDQ'],
-                   help='int8 graph format (QDQ: no integer hard-sigmoid). Default: QOperator')
-    p.add_argument('--ov-preset', default='mixed', choices=['mixed', 'performance'],
-                   help='ov-int8: NNCF quantization preset (mixed = asymmetric activations). Default: mixed')
-    p.add_argument('--ov-range', default='minmax', choices=['minmax', 'mean_minmax'],
-                   help='ov-int8: activation ranges (global min/max, or NNCF\'s per-image mean). Default: minmax')
-    p.add_argument('--ov-int8-eltwise', action='store_true',
-                   help='ov-int8: also quantize residual-add / SE-multiply inputs (NNCF\'s default)')
-    p.add_argument('--ov-hard-sigmoid', action='store_true',
-                   help='OpenVINO modes: keep the SE gates as HardSigmoid (a reference f32 kernel) instead of '
-                        'HSigmoid (ablation)')
-    p.add_argument('--litert-quantizer', default='aeq', choices=['aeq', 'pt2e'],
-                   help='litert-int8: ai-edge-quantizer or litert-torch PT2E. Default: aeq')
-    p.add_argument('--litert-hard-swish', default='float', choices=['float', 'int8', 'keep'],
-                   help='litert-int8: h-swish as dequantize/float/quantize, three int8 ops, or TFLite\'s int8 '
-                        'HARD_SWISH left as converted (keep: not delegated to XNNPACK). Default: float')
+    add_int8_args(p)
     p.add_argument('--work-dir', default=None, help='where the ONNX files go (default: a temp dir)')
     p.add_argument('--out', default=None, help='also write the Markdown tables (and a .json) here')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -82,11 +57,7 @@ def main(argv=None):
     modes = parse_modes(args.modes)
     if args.threads < 1:
         raise ToolError(f'--threads must be >= 1, got {args.threads}')
-    if args.pad_channels < 0:
-        raise ToolError(f'--pad-channels must be >= 0, got {args.pad_channels}')
-    bad = [p for p in args.keep_float if not p.strip() or p.startswith('-')]
-    if bad:
-        raise ToolError(f'--keep-float takes fnmatch patterns of node names (e.g. \'*/layer16/*\'), got {bad[0]!r}')
+    check_int8_args(args)
     if any(m.startswith('litert') for m in modes):
         from mmv3.deploy.litert_env import converter_python
         from mmv3.deploy.runtimes import build_runtime
@@ -120,18 +91,7 @@ def main(argv=None):
     for c in cands:
         print(f'preparing {c.label}: {", ".join(modes)}', flush=True)
         setup_runners(c, shape, modes, args.threads, workdir,
-                      int8_options=dict(onnxruntime=dict(pad_multiple=args.pad_channels, float_stem=not args.int8_stem,
-                                                         int8_hard_sigmoid=not args.float_hard_sigmoid,
-                                                         quant_format=args.int8_format,
-                                                         float_last_conv=not args.int8_last_conv,
-                                                         float_output=not args.int8_logits,
-                                                         keep_float=args.keep_float if c.ours else []),
-                                        openvino=dict(preset=args.ov_preset, activation_range=args.ov_range,
-                                                      int8_eltwise=args.ov_int8_eltwise,
-                                                      keep_float=args.keep_float if c.ours else []),
-                                        litert=dict(quantizer=args.litert_quantizer,
-                                                    hard_swish=args.litert_hard_swish)),
-                      export_options=dict(openvino=dict(hsigmoid=not args.ov_hard_sigmoid)))
+                      int8_options=int8_options(args, keep_float=c.ours), export_options=export_options(args))
     stats = time_interleaved(cands, modes, args.repeat, args.warmup, progress=not args.no_progress)
     text = format_results(cands, modes, stats, shape, args.threads)
     if any('-int8' in m for m in modes) and not args.calib_dir:

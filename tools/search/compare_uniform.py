@@ -90,7 +90,8 @@ def main(argv=None):
         rows.append(dict(network=n, params=sum(p.numel() for p in m.parameters()),
                          latency_ms=float(np.median(times[n])), top1=loop.evaluate(m)))
     seed_ms = rows[0]['latency_ms']
-    lines = [f'| network | params | latency ({lut.runtime_name}, {lut.clock} clock, ms) | vs seed | held-out top-1 (%) |',
+    lines = [f'| network | params | latency ({lut.runtime_name}, {lut.clock} clock, ms) | vs seed '
+             '| held-out top-1 (%) |',
              '|---|---:|---:|---:|---:|']
     for r in rows:
         lines.append(f"| {r['network']} | {r['params'] / 1e6:.2f} M | {r['latency_ms']:.3f} | "
@@ -102,8 +103,8 @@ def main(argv=None):
     if args.out:
         from mmv3.engine.atomic_io import atomic_write_text
         atomic_write_text(text + '\n', args.out)
-        atomic_write_text(json.dumps(dict(rows=rows, alpha=alpha, tried=[{k: v for k, v in t.items() if k != 'overrides'}
-                                                                         for t in tried],
+        tried = [{k: v for k, v in t.items() if k != 'overrides'} for t in tried]
+        atomic_write_text(json.dumps(dict(rows=rows, alpha=alpha, tried=tried,
                                           budget_iters=budget, search_wall_s=state['wall_s'], steps=state['step']),
                                      indent=1), osp.splitext(args.out)[0] + '.json')
 
