@@ -13,48 +13,10 @@
 # --decoder_output_is_logits --decoder_filters=19 --decoder_output_stride=8); TF 'SAME' padding; SE gates
 # relu6(x + 3) * 0.16667 (slim's mobilenet_v3.py); BN eps 1e-3 (backbone) / 1e-5 (head).
 #
-# Evaluation protocol as DeepLab's (research/deeplab/eval.py, datasets/data_generator.py,
-# input_preprocess.py, core/feature_extractor.py, model.py):
-# - eval_crop_size 1025x2049: the 1024x2048 image is NOT resized (min/max_resize_value unset for cityscapes) but
-#   padded at the bottom / right to 1025x2049 with the mean pixel 127.5 (input_preprocess.py,
-#   preprocess_utils.pad_to_bounding_box), i.e. 0 after the [-1, 1] mapping: data_preprocessor test_cfg size
-#   (1025, 2049) with pad_val=0 (mmseg pads after normalising, bottom / right);
-# - preprocessing (2 / 255) * x - 1 (feature_extractor._preprocess_zero_mean_unit_range) = (x - 127.5) / 127.5,
-#   RGB;
-# - logits at 1/8 (129x257) resized to 1025x2049 bilinear with align_corners=True (model.predict_labels), the
-#   padded border ignored (labels padded with 255; mmseg crops the padding before the metric);
-# - labels: Cityscapes trainIds 0-18 in trainId order, 255 ignored (data_generator.py: cityscapes num_classes
-#   19, ignore_label 255; build_cityscapes_data.py reads *_gtFine_labelTrainIds.png), mIoU over the 19 classes.
-_base_ = [
-    '../_base_/datasets/cityscapes_769x769.py',
-    '../_base_/default_runtime_seg.py',
-    '../_base_/schedules/schedule_poly_320k.py',  # only to fine-tune; evaluation needs none of it
-]
+# Evaluation protocol: DeepLab's, as in lraspp_v3_large_tf-deeplab_cityscapes.py (the same file: only the
+# backbone and the channels the head reads differ).
+_base_ = './lraspp_v3_large_tf-deeplab_cityscapes.py'
 
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], bgr_to_rgb=True,
-        pad_val=0, seg_pad_val=255, test_cfg=dict(size=(1025, 2049))),
-    backbone=dict(
-        type='mmv3.MobileNetV3', arch='small', widen_factor=1.0, out_indices=('3.depthwise', 12), output_stride=32,
-        reduce_tail='rf2', pad_type='same', se_gate_cfg=dict(type='mmv3.QSigmoid', scale=0.16667),
-        norm_cfg=dict(type='BN', eps=0.001, momentum=0.01), init_cfg=None),
-    decode_head=dict(
-        type='mmv3.LRASPPHead', in_channels=(88, 288), in_index=(0, 1), channels=128, pool_kernel=(25, 25),
-        pool_stride=(4, 5), gate_bias=True, gate_act_cfg=dict(type='mmv3.QSigmoid', scale=0.16667),
-        dropout_ratio=0.0, num_classes=19, norm_cfg=dict(type='BN', eps=1e-5, momentum=0.0003),
-        act_cfg=dict(type='ReLU'), align_corners=True,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
-
-# whole 1024x2048 images, no resize (padding to 1025x2049 is the data preprocessor's)
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='mmv3.CheckSegLabels', num_classes=19, ignore_index=255),
-    dict(type='PackSegInputs'),
-]
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+    backbone=dict(arch='small', out_indices=('3.depthwise', 12)),  # 1/8: bneck 3's depthwise output; 1/32
+    decode_head=dict(in_channels=(88, 288)))  # bneck 3's depthwise output (88), the RF2 final conv (288)

@@ -110,13 +110,15 @@ def convert_lraspp(state_dict, num_classes=None):
     return out, cfg
 
 
-def build_lraspp(cfg, state_dict=None):
-    """Build the mmseg model of ``cfg`` (eval mode) and load ``state_dict`` strictly (shapes checked)."""
+def build_converted(cfg, scope, state_dict=None):
+    """Build the model of ``cfg`` in the toolbox ``scope`` (``'mmseg'`` / ``'mmdet'``; eval mode) and load
+    ``state_dict`` strictly (every shape checked; a misfit is one :class:`ConversionError` line)."""
+    import importlib
+
     import mmv3  # noqa: F401
     from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    init_default_scope('mmseg')
-    model = MODELS.build(copy.deepcopy(cfg))
+    init_default_scope(scope)
+    model = importlib.import_module(f'{scope}.registry').MODELS.build(copy.deepcopy(cfg))
     if state_dict is not None:
         try:
             model.load_state_dict(state_dict, strict=True)
@@ -124,6 +126,11 @@ def build_lraspp(cfg, state_dict=None):
             raise ConversionError(f'converted tensors do not fit the mmv3 model: {str(e).splitlines()[0]} '
                                   f'{str(e).splitlines()[1:3]}') from None
     return model.eval()
+
+
+def build_lraspp(cfg, state_dict=None):
+    """The mmseg model of ``cfg`` with ``state_dict`` (:func:`build_converted`)."""
+    return build_converted(cfg, 'mmseg', state_dict)
 
 
 def _background_last(t, num_slots):
@@ -199,19 +206,8 @@ def ssdlite_model_config(config_file=None):
 
 
 def build_ssdlite(cfg, state_dict=None):
-    """Build the mmdet model of ``cfg`` (eval mode) and load ``state_dict`` strictly (shapes checked)."""
-    import mmv3  # noqa: F401
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet')
-    model = MODELS.build(copy.deepcopy(cfg))
-    if state_dict is not None:
-        try:
-            model.load_state_dict(state_dict, strict=True)
-        except RuntimeError as e:
-            raise ConversionError(f'converted tensors do not fit the mmv3 model: {str(e).splitlines()[0]} '
-                                  f'{str(e).splitlines()[1:3]}') from None
-    return model.eval()
+    """The mmdet model of ``cfg`` with ``state_dict`` (:func:`build_converted`)."""
+    return build_converted(cfg, 'mmdet', state_dict)
 
 
 def ssdlite_head_outputs(model, x):
