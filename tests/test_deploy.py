@@ -175,10 +175,16 @@ def test_export_cli_reports_diff(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------------------- int8
 def test_agreement_metrics():
-    from mmv3.deploy.metrics import agreement, confusion_miou
+    from mmv3.deploy.metrics import agreement, confusion_miou, format_agreement
     f = [[np.array([[0., 1., 2.]])], [np.array([[3., 1., 2.]])], [np.array([[0., 5., 2.]])]]
     q = [[np.array([[0., 1., 2.5]])], [np.array([[1., 1., 2.]])], [np.array([[0., 5., 2.]])]]
-    assert agreement('cls', f, q)['top1_agreement'] == pytest.approx(2 / 3)
+    res = agreement('cls', f, q)
+    assert res['top1_agreement'] == pytest.approx(2 / 3)
+    # image 2 flipped (float margin 3 - 2 = 1); no image has its float top-2 within 0.1
+    assert res['flipped_margins'] == [1.0] and res['near_ties'] == 0
+    f[0][0][0, 1] = 1.95
+    assert agreement('cls', f, q)['near_ties'] == 1
+    assert 'top-1 changes, float margin of each: 1' in format_agreement('cls', res)
     pred = np.array([0, 0, 1, 1, 2, 255])
     ref = np.array([0, 1, 1, 1, 2, 255])
     # class 0: I=1 U=2; class 1: I=2 U=3; class 2: I=1 U=1

@@ -24,6 +24,10 @@ def confusion_miou(pred: np.ndarray, ref: np.ndarray, num_classes: int, ignore_i
     return float((inter[present] / union[present]).mean())
 
 
+#: float top-1 / top-2 logit margin under which an image counts as a near-tie in :func:`agreement`
+NEAR_TIE = 0.1
+
+
 def agreement(task: str, float_outs: List[List[np.ndarray]], int8_outs: List[List[np.ndarray]],
               labels: Optional[List[Optional[np.ndarray]]] = None) -> Dict[str, float]:
     """Agreement of the int8 model with the float model over a set of images.
@@ -34,8 +38,10 @@ def agreement(task: str, float_outs: List[List[np.ndarray]], int8_outs: List[Lis
         labels (list, optional): Per image, the class index (cls) or label map (seg), or None.
 
     Returns:
-        dict: cls: ``top1_agreement`` (fraction), ``top5_overlap`` (and ``top1_float`` / ``top1_int8``
-        accuracy with labels); seg: ``miou_vs_float``,
+        dict: cls: ``top1_agreement`` (fraction), ``top5_overlap``, ``near_ties`` (images whose float top-1
+        and top-2 logits are closer than :data:`NEAR_TIE`), ``flipped_margins`` (the float top-1 / top-2
+        margin of each image whose top-1 changed, ascending: near-ties or real errors?), and ``top1_float`` /
+        ``top1_int8`` accuracy with labels; seg: ``miou_vs_float``,
         ``pixel_agreement`` (and ``miou_float_gt`` / ``miou_int8_gt`` with labels); det:
         ``max_abs_diff``, ``mean_abs_diff``, ``score_corr``. Always ``n`` (images).
     """
@@ -50,7 +56,11 @@ def agreement(task: str, float_outs: List[List[np.ndarray]], int8_outs: List[Lis
         f5 = np.argsort(-f, 1)[:, :k]
         q5 = np.argsort(-q, 1)[:, :k]
         overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(f5, q5)]))
-        res = dict(top1_agreement=top1, top5_overlap=overlap, n=n)
+        top2 = -np.sort(-f, 1)[:, :2] if f.shape[1] > 1 else np.concatenate([f, f - np.inf], 1)
+        margin = top2[:, 0] - top2[:, 1]
+        flipped = f.argmax(1) != q.argmax(1)
+        res = dict(top1_agreement=top1, top5_overlap=overlap, n=n, near_ties=int((margin < NEAR_TIE).sum()),
+                   flipped_margins=sorted(round(float(m), 4) for m in margin[flipped]))
         if labels and all(lab is not None for lab in labels):
             gt = np.asarray(labels)
             res['top1_float'] = float((f.argmax(1) == gt).mean())
@@ -77,6 +87,11 @@ def format_agreement(task: str, agr: Dict[str, float]) -> str:
     if task == 'cls':
         line = (f'top-1 agreement int8 vs float: {agr["top1_agreement"] * 100:.2f}% '
                 f'(top-5 overlap {agr["top5_overlap"] * 100:.2f}%) on {agr["n"]} images')
+        if 'near_ties' in agr:
+            flips = agr['flipped_margins']
+            line += (f'\nfloat near-ties (top-2 logits within {NEAR_TIE}): {agr["near_ties"]} images; '
+                     f'{len(flips)} top-1 changes, float margin of each: '
+                     + (', '.join(f'{m:.3g}' for m in flips[:12]) + (' ...' if len(flips) > 12 else '') or '-'))
         if 'top1_float' in agr:
             line += (f'\ntop-1 accuracy vs labels: float {agr["top1_float"] * 100:.2f}%, '
                      f'int8 {agr["top1_int8"] * 100:.2f}%')
