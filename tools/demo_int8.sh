@@ -7,8 +7,9 @@
 #
 # The config is used as it is; --cfg-options shrink the schedule (25 epochs of 200 images, batch 16; the
 # config's exponential lr decay x0.99 every 3 epochs compressed to x0.9 every epoch, without which 2 of 5 seeds
-# did not train: final loss 1.9-2.0, near-ties on the held-out images) and make BN / EMA follow the weights quickly. No ImageNet weights can be downloaded here: this trained
-# stand-in (about 60-85% top-1 on 10 classes) is what the agreement is measured on.
+# did not train: final loss 1.9-2.0, near-ties on the held-out images) and make BN / EMA follow the weights
+# quickly. No ImageNet weights can be downloaded here: this trained stand-in (65.6-98.4% held-out top-1 on 10
+# classes over seeds 0-4) is what the agreement is measured on.
 # Training is seeded (DEMO_SEED) with mmengine's deterministic mode (randomness.deterministic=True): the same
 # seed gives the same checkpoint, bit for bit (checked for seed 0), so the agreement is reported per seed:
 # `for s in 0 1 2; do DEMO_SEED=$s make demo-int8; done`.
