@@ -142,6 +142,22 @@ def float_nodes(path: str, float_stem: bool = True, keep_float: Sequence[str] = 
 _QRANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 
 
+def _rebuild(model, drop: set, replace: Optional[dict] = None) -> None:
+    """Drop the nodes whose ``id`` is in ``drop``, swap those in ``replace`` (``id`` -> node), remove the
+    initializers no node reads any more, and check the model."""
+    import onnx
+    graph = model.graph
+    replace = replace or {}
+    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    onnx.checker.check_model(model)
+
+
 def hard_sigmoid_to_clip(path: str, out_path: Optional[str] = None) -> int:
     """Run hard-sigmoid (and so h-swish's gate) in int8: ``DequantizeLinear -> HardSigmoid ->
     QuantizeLinear`` becomes one integer ``Clip``. Returns the number of rewrites.
@@ -236,14 +252,7 @@ def hard_sigmoid_to_clip(path: str, out_path: Optional[str] = None) -> int:
         drop |= {id(dq), id(hs)}
         count += 1
     if count:
-        nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
-        del graph.node[:]
-        graph.node.extend(nodes)
-        used = {i for n in graph.node for i in n.input}
-        keep = [i for i in graph.initializer if i.name in used]
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
-        onnx.checker.check_model(model)
+        _rebuild(model, drop, replace)
     onnx.save(model, out_path or path)
     return count
 
@@ -286,13 +295,6 @@ def float_output_gemm(path: str, out_path: Optional[str] = None) -> int:
         drop.add(id(dq))
         count += 1
     if count:
-        nodes = [n for n in graph.node if id(n) not in drop]
-        del graph.node[:]
-        graph.node.extend(nodes)
-        used = {i for n in graph.node for i in n.input}
-        keep = [i for i in graph.initializer if i.name in used]
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
-        onnx.checker.check_model(model)
+        _rebuild(model, drop)
     onnx.save(model, out_path or path)
     return count
