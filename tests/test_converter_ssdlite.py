@@ -14,6 +14,7 @@ import torch
 
 from mmv3.converters import ConversionError, convert_ssdlite
 from mmv3.converters.torchvision_dense import build_ssdlite, ssdlite_head_outputs, ssdlite_model_config
+from mmv3.testing.random_weights import randomize_weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLI = osp.join(ROOT, 'tools', 'model_converters', 'torchvision2mmv3.py')
@@ -28,24 +29,6 @@ def _tv_model():
     return ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
 
 
-def _randomize(model, seed=0):
-    """Random conv weights (variance-preserving, so the random network is not chaotic: an input change of 1e-7
-    stays ~1e-7 at the outputs) and random BN statistics / affine, so that every tensor matters."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            m.weight.data.copy_(torch.randn(m.weight.shape, generator=g) / m.weight[0].numel()**0.5)
-            if m.bias is not None:
-                m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-    return model.eval()
-
-
 @pytest.fixture(scope='module')
 def tv_ssdlite():
     """Random torchvision SSDLite whose predictions look like a trained detector's rather than near-uniform 1/91
@@ -54,7 +37,7 @@ def tv_ssdlite():
     300-per-image cap all bind, scores up to ~0.1), and on the last (1x1) map each of the 6 anchors strongly
     predicts one slot of HIGH_SLOTS (scores > 0.5; slot 12 is an "N/A" id). Box regressions scaled to std 1."""
     torch.manual_seed(0)
-    model = _randomize(_tv_model())
+    model = randomize_weights(_tv_model(), conv_gain=1.0)
     x = torch.rand(1, 3, 320, 320, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         ref = model.head(list(model.backbone(x).values()))

@@ -8,6 +8,8 @@ import sys
 import pytest
 import torch
 
+from mmv3.testing.random_weights import randomize_weights
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONVERTERS = osp.join(ROOT, 'tools', 'model_converters')
 
@@ -28,19 +30,6 @@ timm2mmv3 = _load('timm2mmv3')
 common = _load('_mobilenetv3_common')
 
 
-def _perturb_bn(model, seed=0):
-    """Non-trivial BN statistics/affine so that BN eps and mean/var mapping matter."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-    return model.eval()
-
-
 def _max_diff(src, mmv3_model, size=224, seed=1):
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -58,7 +47,7 @@ def _max_diff(src, mmv3_model, size=224, seed=1):
 def test_torchvision_outputs_equal(arch, kwargs, expect):
     import torchvision
     torch.manual_seed(0)
-    src = _perturb_bn(getattr(torchvision.models, f'mobilenet_v3_{arch}')(weights=None, **kwargs))
+    src = randomize_weights(getattr(torchvision.models, f'mobilenet_v3_{arch}')(weights=None, **kwargs))
     out, cfg, model = tv2mmv3.convert(src.state_dict())
     bb = cfg['backbone']
     assert (bb['arch'], bb['widen_factor'], bb.get('reduce_tail')) == (arch, expect['widen_factor'],
@@ -97,7 +86,7 @@ def test_torchvision_rejects_other_checkpoints():
 def test_timm_outputs_equal(name):
     import timm
     torch.manual_seed(0)
-    src = _perturb_bn(timm.create_model(name, pretrained=False))
+    src = randomize_weights(timm.create_model(name, pretrained=False))
     out, cfg, model = timm2mmv3.convert(src.state_dict(), name)
     arch, width = timm2mmv3.SUPPORTED[name]
     assert (cfg['backbone']['arch'], cfg['backbone']['widen_factor']) == (arch, width)
@@ -118,7 +107,7 @@ def test_timm_tf_ports_equal_with_same_padding(name):
     """timm's ports of the TF checkpoints: TF 'SAME' padding (pad_type='same') and BN eps 1e-3."""
     import timm
     torch.manual_seed(0)
-    src = _perturb_bn(timm.create_model(name, pretrained=False))
+    src = randomize_weights(timm.create_model(name, pretrained=False))
     out, cfg, model = timm2mmv3.convert(src.state_dict(), name)
     bb = cfg['backbone']
     assert bb['pad_type'] == 'same' and bb['norm_cfg']['eps'] == 1e-3
@@ -155,7 +144,7 @@ def test_cli_roundtrip(tmp_path):
     """Both CLIs: checkpoint on disk -> mmv3 checkpoint that loads into the printed config."""
     import timm
     import torchvision
-    src = _perturb_bn(torchvision.models.mobilenet_v3_small(weights=None))
+    src = randomize_weights(torchvision.models.mobilenet_v3_small(weights=None))
     torch.save(src.state_dict(), tmp_path / 'tv.pth')
     res = subprocess.run([sys.executable, osp.join(CONVERTERS, 'torchvision2mmv3.py'), str(tmp_path / 'tv.pth'),
                           str(tmp_path / 'tv_mmv3.pth'), '--verify'], capture_output=True, text=True, cwd=ROOT)

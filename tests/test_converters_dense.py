@@ -10,36 +10,20 @@ import torch
 
 from mmv3.converters import ConversionError, convert_lraspp
 from mmv3.converters.torchvision_dense import LRASPP_CONFIG, build_lraspp
+from mmv3.testing.random_weights import randomize_weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLI = osp.join(ROOT, 'tools', 'model_converters', 'torchvision2mmv3.py')
 LRASPP_CFG = osp.join(ROOT, 'configs', 'seg', 'lraspp_mobilenet-v3-large_torchvision_coco-voc.py')
 
 
-def _randomize(model, seed=0):
-    """Random conv weights with unit gain (torchvision's init gives near-constant logits, which would
-    hide a wrong mapping) and random BN statistics / affine, so that every tensor matters."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            fan_in = m.weight[0].numel()
-            m.weight.data.copy_(torch.randn(m.weight.shape, generator=g) * 1.5 / fan_in**0.5)
-            if m.bias is not None:
-                m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_((torch.rand(n, generator=g) - 0.5) * 0.2)
-    return model.eval()
-
-
 @pytest.fixture(scope='module')
 def tv_lraspp():
     import torchvision
     torch.manual_seed(0)
-    return _randomize(torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None))
+    # conv gain 1.5: torchvision's init gives near-constant logits, which would hide a wrong mapping
+    model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
+    return randomize_weights(model, conv_gain=1.5)
 
 
 def _logits(model, x):
