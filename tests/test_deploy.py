@@ -454,6 +454,25 @@ def test_quantize_cli_refuses_negative_padding():
         mod.main([CLS_CFG, '--calib-dir', 'unused', '--keep-float', ''])
 
 
+def test_quantize_cli_refuses_image_folders_before_writing(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('quant', osp.join(ROOT, 'tools/deployment/quantize.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    (tmp_path / 'empty').mkdir()
+    out = tmp_path / 'out'
+    with pytest.raises(ToolError, match=r"^--calib-dir: no images .* pass a folder with images") as e:
+        mod.main([CLS_CFG, '--calib-dir', str(tmp_path / 'empty'), '--out-dir', str(out)])
+    assert '\n' not in str(e.value)
+    from PIL import Image
+    (tmp_path / 'calib').mkdir()
+    Image.new('RGB', (8, 8)).save(tmp_path / 'calib' / 'a.png')
+    with pytest.raises(ToolError, match=r"^--eval-dir: image folder not found: .*missing"):
+        mod.main([CLS_CFG, '--calib-dir', str(tmp_path / 'calib'), '--eval-dir', str(tmp_path / 'missing'),
+                  '--out-dir', str(out)])
+    assert not out.exists()
+
+
 def test_quantize_cli_keep_float_pattern_without_match_is_one_line(tmp_path):
     import importlib.util
 

@@ -104,6 +104,26 @@ class ImageFolderReader:
         self._it = iter(self.arrays)
 
 
+def check_image_folders(**folders: Optional[str]) -> None:
+    """Refuse in one line (:class:`mmv3.apis.ToolError`, naming the flag) a folder that is missing or holds no
+    images, before a tool writes anything: ``check_image_folders(calib_dir=..., eval_dir=...)`` (None: skipped)."""
+    from mmv3.apis import ToolError
+    for key, folder in folders.items():
+        if folder is None:
+            continue
+        try:
+            list_images(folder, 1)
+        except FileNotFoundError as e:
+            flag = '--' + key.replace('_', '-')
+            raise ToolError(f'{flag}: {e}; pass a folder with images (any layout, searched recursively)') from None
+
+
+def read_eval_images(prep, eval_dir: str, calib_dir: str, calib_paths: Sequence[str], limit: Optional[int] = None):
+    """:func:`read_images` of ``eval_dir``, leaving out the calibration images when it is ``calib_dir``."""
+    same = osp.abspath(eval_dir) == osp.abspath(calib_dir)
+    return read_images(prep, eval_dir, limit, calib_paths if same else ())
+
+
 def read_images(prep, folder: str, limit: Optional[int] = None, offset_names: Sequence[str] = ()):
     """Preprocessed arrays (and seg labels) for the images in ``folder``.
 

@@ -3,7 +3,6 @@
 The runtime is any entry of :data:`mmv3.registry.RUNTIMES` (``--backend``; ONNX Runtime by
 default); every export is checked against PyTorch by :func:`mmv3.deploy.runtimes.verify`.
 """
-import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -140,14 +139,13 @@ def quantize(prep: Prepared, float_path: str, int8_path: str, calib_dir: str, ev
     Returns:
         dict: ``path``, ``num_calib``, ``padded_blocks``, ``ops``, and ``agreement`` with ``eval_dir``.
     """
-    from .calibration import read_images
+    from .calibration import read_eval_images, read_images
     from .metrics import agreement
     runtime = build_runtime(backend)
     calib_paths, calib, _ = read_images(prep, calib_dir, num_calib)
     result = runtime.quantize(prep.deploy_model, float_path, int8_path, calib, **options)
     if eval_dir:
-        same = osp.abspath(eval_dir) == osp.abspath(calib_dir)
-        _, arrays, labels = read_images(prep, eval_dir, num_eval, calib_paths if same else ())
+        _, arrays, labels = read_eval_images(prep, eval_dir, calib_dir, calib_paths, num_eval)
         fs, qs = runtime.load(float_path), runtime.load(int8_path, precision='int8')
         f_outs = [runtime.run(fs, a) for a in arrays]
         q_outs = [runtime.run(qs, a) for a in arrays]

@@ -13,7 +13,7 @@ import argparse
 import warnings
 
 from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
-from mmv3.deploy.calibration import list_images, read_images
+from mmv3.deploy.calibration import check_image_folders, read_eval_images, read_images
 from mmv3.deploy.pipeline import prepare
 
 
@@ -31,11 +31,7 @@ def main(argv=None):
                    '(default: the stem, the layers before the first conv with more than 16 channels)')
     add_cfg_options(p)
     args = p.parse_args(argv)
-    for flag, folder in (('--calib-dir', args.calib_dir), ('--eval-dir', args.eval_dir)):
-        try:
-            folder is None or list_images(folder, 1)
-        except FileNotFoundError as e:
-            raise ToolError(f'{flag}: {e}; pass a folder with images (any layout, searched recursively)') from None
+    check_image_folders(calib_dir=args.calib_dir, eval_dir=args.eval_dir)
     if args.num_calib < 1:
         raise ToolError(f'--num-calib must be at least 1, got {args.num_calib}')
     warnings.filterwarnings('ignore')
@@ -44,9 +40,7 @@ def main(argv=None):
         raise ToolError(f'{args.config} is a {prep.task} config; int8_error_sources.py takes classification '
                         'configs (use tools/deployment/quantize.py for seg / det)')
     calib_paths, calib, _ = read_images(prep, args.calib_dir, args.num_calib)
-    eval_dir = args.eval_dir or args.calib_dir
-    _, evals, _ = read_images(prep, eval_dir, args.num_eval,
-                              offset_names=calib_paths if eval_dir == args.calib_dir else ())
+    _, evals, _ = read_eval_images(prep, args.eval_dir or args.calib_dir, args.calib_dir, calib_paths, args.num_eval)
     from mmv3.deploy.fake_quant import error_sources
     from mmv3.deploy.metrics import NEAR_TIE
     res = error_sources(prep.deploy_model, calib, evals, skip=args.skip)

@@ -48,6 +48,7 @@ import os.path as osp
 import warnings
 
 from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
+from mmv3.deploy.calibration import check_image_folders
 from mmv3.deploy.metrics import format_agreement
 from mmv3.deploy.pipeline import export, prepare, quantize, runtime_of_backend
 from mmv3.deploy.recipe_args import add_int8_args, check_int8_args, export_options, int8_options
@@ -86,6 +87,7 @@ def main(argv=None):
     if backend == 'litert' and (args.keep_float or args.sensitivity):
         raise ToolError('--keep-float and --sensitivity apply to --backend onnx and openvino; the LiteRT int8 '
                         'recipe has no per-layer float option')
+    check_image_folders(calib_dir=args.calib_dir, eval_dir=args.eval_dir)
     prep = prepare(args.config, args.checkpoint, args.shape, args.cfg_options)
     out_dir = args.out_dir or osp.join('work_dirs', 'deploy')
     name = osp.splitext(osp.basename(args.config))[0]
