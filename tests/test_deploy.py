@@ -471,6 +471,13 @@ def test_quantize_cli_refuses_image_folders_before_writing(tmp_path):
         mod.main([CLS_CFG, '--calib-dir', str(tmp_path / 'calib'), '--eval-dir', str(tmp_path / 'missing'),
                   '--out-dir', str(out)])
     assert not out.exists()
+    spec = importlib.util.spec_from_file_location('bench', osp.join(ROOT, 'tools/analysis_tools/benchmark.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(ToolError, match=r"^--calib-dir: no images "):
+        bench.main([CLS_CFG, '--modes', 'ort,ort-int8', '--calib-dir', str(tmp_path / 'empty'),
+                    '--work-dir', str(out)])
+    assert not out.exists()
 
 
 def test_quantize_cli_keep_float_pattern_without_match_is_one_line(tmp_path):

@@ -22,7 +22,7 @@ import torch
 from mmv3.analysis.benchmark import (Candidate, format_results, make_workdir, mmseg_config_path, parse_modes,
                                      peer_classifiers, setup_runners, time_interleaved)
 from mmv3.apis import ToolError, add_cfg_options, add_shape, run_cli
-from mmv3.deploy.calibration import read_images
+from mmv3.deploy.calibration import check_image_folders, read_images
 from mmv3.deploy.pipeline import prepare
 from mmv3.deploy.recipe_args import add_int8_args, check_int8_args, export_options, int8_options
 
@@ -58,6 +58,7 @@ def main(argv=None):
     if args.threads < 1:
         raise ToolError(f'--threads must be >= 1, got {args.threads}')
     check_int8_args(args)
+    check_image_folders(calib_dir=args.calib_dir)
     if any(m.startswith('litert') for m in modes):
         from mmv3.deploy.litert_env import converter_python
         from mmv3.deploy.runtimes import build_runtime
